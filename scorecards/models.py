@@ -1,0 +1,39 @@
+from django.db import models
+from django.db.models import Q
+
+from sessions_api.models import Session
+from tenants.models import TenantOwned
+
+
+class Scorecard(TenantOwned):
+    class Verdict(models.TextChoices):
+        CRUSHED_IT = "crushed_it", "Crushed it"
+        SOLID = "solid", "Solid"
+        NEEDS_WORK = "needs_work", "Needs work"
+        MISSED_THE_MARK = "missed_the_mark", "Missed the mark"
+
+    session = models.OneToOneField(Session, on_delete=models.CASCADE, related_name="scorecard")
+    overall_score = models.PositiveSmallIntegerField()
+    verdict = models.CharField(max_length=16, choices=Verdict.choices)
+    headline = models.TextField()
+    # [{"key", "label", "score": 0-100, "feedback"}]
+    categories = models.JSONField(default=list, blank=True)
+    # [{"kind": "strength" | "improvement", "text", "time": seconds | null}]
+    callouts = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta(TenantOwned.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "id"], name="scorecard_tenant_id_uniq"),
+            models.CheckConstraint(
+                condition=Q(overall_score__gte=0) & Q(overall_score__lte=100),
+                name="scorecard_score_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(verdict__in=["crushed_it", "solid", "needs_work", "missed_the_mark"]),
+                name="scorecard_verdict_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.overall_score} {self.verdict} ({self.id})"

@@ -1,0 +1,73 @@
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+from .scoping import TenantScopedManager
+
+
+class Tenant(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.slug})"
+
+
+class TenantOwned(models.Model):
+    """A row that belongs to exactly one tenant.
+
+    ``(tenant, id)`` is unique so that other tenant-owned rows can point at it with a composite
+    foreign key (added in SQL on PostgreSQL): the database itself then refuses a reference that
+    crosses tenants.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # No index of its own: every tenant-owned table has composite indexes led by tenant_id.
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+", db_index=False)
+
+    # Listed first, so it is the default manager: admin and operators' tools see all tenants.
+    unscoped = models.Manager()
+    objects = TenantScopedManager()
+
+    class Meta:
+        abstract = True
+        base_manager_name = "unscoped"
+        default_manager_name = "unscoped"
+
+
+class Rep(TenantOwned):
+    """A person of the tenant who trains: the API calls them users."""
+
+    class Role(models.TextChoices):
+        REP = "rep", "Rep"
+        MANAGER = "manager", "Manager"
+        ADMIN = "admin", "Admin"
+
+    full_name = models.CharField(max_length=200)
+    email = models.EmailField(max_length=254, blank=True, default="")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.REP)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(TenantOwned.Meta):
+        verbose_name = "user (rep)"
+        verbose_name_plural = "users (reps)"
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "id"], name="rep_tenant_id_uniq"),
+            models.CheckConstraint(
+                condition=Q(role__in=["rep", "manager", "admin"]), name="rep_role_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "full_name", "id"], name="rep_tenant_name_idx"),
+            models.Index(fields=["tenant", "role", "full_name", "id"], name="rep_tenant_role_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name
