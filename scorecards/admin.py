@@ -1,0 +1,15 @@
+from django.contrib import admin
+
+from .models import Scorecard
+
+
+@admin.register(Scorecard)
+class ScorecardAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "session", "overall_score", "verdict", "tenant"]
+    list_filter = ["tenant", "verdict"]
+    list_select_related = ["tenant", "session"]
+    search_fields = ["=id", "=session__id", "headline", "session__user__full_name"]
+    date_hierarchy = "created_at"
+    raw_id_fields = ["session"]
+    readonly_fields = ["id"]
+    ordering = ["-created_at"]

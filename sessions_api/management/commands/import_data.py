@@ -1,0 +1,66 @@
+import argparse
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import BinaryIO
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from sessions_api.importing.importer import MAX_REPORTED_ERRORS, Importer
+
+
+class Command(BaseCommand):
+    help = (
+        "Import tenants, users, scenarios, sessions and scorecards from a JSON Lines file "
+        "(shared/import-format.md). All or nothing: any bad line and nothing is written."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("file", help="path of the .jsonl file, or - for standard input")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="validate everything, write nothing"
+        )
+        parser.add_argument("--batch-size", type=int, default=2000, help=argparse.SUPPRESS)
+
+    @contextmanager
+    def _open(self, path: str) -> Iterator[BinaryIO]:
+        if path == "-":
+            yield sys.stdin.buffer
+            return
+        try:
+            handle = open(path, "rb")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise CommandError(f"cannot read {path}: {exc.strerror}") from exc
+        with handle:
+            yield handle
+
+    def handle(self, *args, **options) -> None:
+        started = time.monotonic()
+        show_progress = self.stderr.isatty()
+
+        def progress(lines: int) -> None:
+            if show_progress:
+                rate = lines / max(time.monotonic() - started, 1e-9)
+                self.stderr.write(f"\r{lines:,} lines, {rate:,.0f} lines/s", ending="")
+
+        importer = Importer(batch_size=max(options["batch_size"], 1), progress=progress)
+        with self._open(options["file"]) as handle:
+            result = importer.run(handle, dry_run=options["dry_run"])
+        if show_progress:
+            self.stderr.write("")
+
+        elapsed = time.monotonic() - started
+        counts = ", ".join(f"{n} {kind}s" for kind, n in result.records.items() if n)
+        if not result.ok:
+            shown = "\n".join(str(e) for e in result.errors)
+            more = ""
+            if result.error_count > len(result.errors):
+                more = f"\n(first {MAX_REPORTED_ERRORS} of {result.error_count} errors shown)"
+            raise CommandError(
+                f"{result.error_count} bad line(s); nothing was imported.\n{shown}{more}"
+            )
+        verb = "Validated (dry run, nothing written)" if options["dry_run"] else "Imported"
+        self.stdout.write(
+            f"{verb} {counts or 'nothing'} from {result.lines:,} lines in {elapsed:.1f}s."
+        )

@@ -1,0 +1,78 @@
+"""Factories for the data model. Every tenant-owned factory keeps its references in one tenant."""
+
+from datetime import UTC, datetime, timedelta
+
+import factory
+
+from scorecards.models import Scorecard
+from sessions_api.models import Scenario, Session
+from tenants.models import Rep, Tenant
+
+BASE_TIME = datetime(2026, 5, 6, 17, 0, tzinfo=UTC)
+
+
+class TenantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Tenant
+
+    slug = factory.Sequence(lambda n: f"tenant-{n}")
+    name = factory.Sequence(lambda n: f"Tenant {n}")
+
+
+class RepFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Rep
+
+    tenant = factory.SubFactory(TenantFactory)
+    full_name = factory.Sequence(lambda n: f"Rep {n:04d}")
+    email = factory.Sequence(lambda n: f"rep{n}@example.test")
+    role = Rep.Role.REP
+
+
+class ScenarioFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Scenario
+
+    tenant = factory.SubFactory(TenantFactory)
+    name = factory.Sequence(lambda n: f"Scenario {n:04d}")
+    call_type = "cold_call"
+    status = Scenario.Status.ACTIVE
+    created_at = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+class SessionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Session
+
+    tenant = factory.SubFactory(TenantFactory)
+    user = factory.SubFactory(RepFactory, tenant=factory.SelfAttribute("..tenant"))
+    scenario = factory.SubFactory(ScenarioFactory, tenant=factory.SelfAttribute("..tenant"))
+    status = Session.Status.COMPLETED
+    started_at = factory.Sequence(lambda n: BASE_TIME - timedelta(minutes=n))
+    ended_at = factory.LazyAttribute(lambda o: o.started_at + timedelta(seconds=420))
+    duration_seconds = 420
+    created_at = factory.SelfAttribute("started_at")
+    transcript = factory.LazyFunction(
+        lambda: [
+            {"role": "agent", "message": "Hello? Who’s this?", "time": 0},
+            {"role": "user", "message": "Hi, it’s Jordan from Acme — got a minute?", "time": 2.5},
+        ]
+    )
+
+
+class ScorecardFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Scorecard
+
+    session = factory.SubFactory(SessionFactory, status=Session.Status.SCORED)
+    tenant = factory.SelfAttribute("session.tenant")
+    overall_score = 80
+    verdict = Scorecard.Verdict.SOLID
+    headline = "Good discovery, rushed close."
+    categories = factory.LazyFunction(
+        lambda: [{"key": "discovery", "label": "Discovery", "score": 82, "feedback": "Good."}]
+    )
+    callouts = factory.LazyFunction(
+        lambda: [{"kind": "strength", "text": "Reframed the objection.", "time": 2.5}]
+    )
+    created_at = factory.LazyAttribute(lambda o: o.session.started_at + timedelta(minutes=8))
