@@ -200,7 +200,7 @@ class Importer:
             self._error(number, "must be a JSON object")
             return
         kind = record.get("type")
-        if kind not in CLEANERS:
+        if not isinstance(kind, str) or kind not in CLEANERS:
             if kind is None:
                 self._error(number, "type: is required")
             else:
