@@ -1,6 +1,11 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
 
-from .models import Rep, Tenant
+from . import tokens
+from .models import ApiToken, Rep, Tenant
+from .scopes import ALL_SCOPES, SCOPES
+from .services import token_revoke
 
 
 @admin.register(Tenant)
@@ -20,3 +25,90 @@ class RepAdmin(admin.ModelAdmin):
     search_fields = ["full_name", "email", "=id"]
     readonly_fields = ["id", "created_at"]
     ordering = ["tenant__name", "full_name"]
+
+
+class ApiTokenForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(
+        choices=[(name, f"{name} — {text}") for name, text in SCOPES.items()],
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    class Meta:
+        model = ApiToken
+        fields = ["tenant", "name", "scopes", "expires_at", "rate_limit_per_minute"]
+
+    def clean_scopes(self) -> list[str]:
+        chosen = set(self.cleaned_data["scopes"])
+        return [name for name in ALL_SCOPES if name in chosen]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    form = ApiTokenForm
+    list_display = [
+        "name",
+        "tenant",
+        "masked",
+        "scope_list",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+    ]
+    list_filter = ["tenant", ("revoked_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["tenant"]
+    search_fields = ["name", "prefix", "tenant__name", "tenant__slug"]
+    actions = ["revoke"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        # The tenant of an existing token never changes; its secret is gone for good.
+        return ["tenant", "masked", "created_at", "last_used_at", "revoked_at"]
+
+    def get_fields(self, request, obj=None):
+        fields = ["tenant", "name", "scopes", "expires_at", "rate_limit_per_minute"]
+        if obj is not None:
+            fields = ["masked", *fields, "created_at", "last_used_at", "revoked_at"]
+        return fields
+
+    @admin.display(description="token")
+    def masked(self, obj: ApiToken) -> str:
+        return f"{obj.prefix}…{obj.last_four}"
+
+    @admin.display(description="scopes")
+    def scope_list(self, obj: ApiToken) -> str:
+        return ", ".join(obj.scopes)
+
+    def save_model(self, request, obj: ApiToken, form, change: bool) -> None:
+        if not change:
+            raw = tokens.generate()
+            obj.set_raw_token(raw)
+            # Kept on the request only, for response_add: never stored, logged or put in a message
+            # (messages can travel in cookies).
+            request._raw_api_token = raw
+        super().save_model(request, obj, form, change)
+
+    def response_add(self, request, obj: ApiToken, post_url_continue=None):
+        raw = getattr(request, "_raw_api_token", None)
+        if raw is None:
+            return super().response_add(request, obj, post_url_continue)
+        response = TemplateResponse(
+            request,
+            "admin/tenants/apitoken/created.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "token": obj,
+                "raw_token": raw,
+                "title": "API token created",
+            },
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @admin.action(description="Revoke selected tokens (effective on their next request)")
+    def revoke(self, request, queryset) -> None:
+        for token in queryset:
+            token_revoke(token=token)
+        self.message_user(request, f"Revoked {queryset.count()} token(s).", messages.SUCCESS)

@@ -71,3 +71,41 @@ class Rep(TenantOwned):
 
     def __str__(self) -> str:
         return self.full_name
+
+
+class ApiToken(models.Model):
+    """A Bearer token of one tenant. The raw value is shown once, at creation; only its hash is
+    kept. Revocation, expiry and the tenant's deactivation all take effect on the next request.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=200, help_text="Who or what uses it, e.g. 'Looker prod'.")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(max_length=16, db_index=True, editable=False)
+    last_four = models.CharField(max_length=4, editable=False)
+    scopes = models.JSONField(default=list)
+    rate_limit_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Requests per minute; empty means the default."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = "API token"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…{self.last_four})"
+
+    def set_raw_token(self, raw: str) -> None:
+        from . import tokens
+
+        self.token_hash = tokens.hash_token(raw)
+        self.prefix = tokens.visible_prefix(raw)
+        self.last_four = raw[-4:]
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes

@@ -1,0 +1,73 @@
+"""Outermost API middleware: the request id, and the envelope for errors raised outside DRF.
+
+DRF's exception handler shapes errors of API views. What it never sees — unknown URLs, Django's
+own 4xx pages, exceptions that escape a view, an unreachable database — is turned into the same
+envelope here, so no API response is ever HTML, whatever ``DEBUG`` says.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from django.db import DatabaseError, InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse
+
+from .errors import DB_RETRY_AFTER_SECONDS, GENERIC, error_response, http_request_is_api
+from .request_id import choose_request_id, set_request_id
+
+logger = logging.getLogger("api")
+
+
+class ApiEnvelopeMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request_id = choose_request_id(request.headers.get("X-Request-ID"))
+        request.request_id = request_id
+        # Not reset on the way out: Django logs 5xx responses after every middleware returned,
+        # and that line needs the id too. The next request on this thread sets its own.
+        set_request_id(request_id)
+        response = self.get_response(request)
+        if (
+            http_request_is_api(request)
+            and response.status_code >= 400
+            and not getattr(response, "is_envelope", False)
+            and "application/json" not in response.get("Content-Type", "")
+        ):
+            response = self._envelope_for(response)
+        response["X-Request-ID"] = request_id
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not http_request_is_api(request):
+            return None
+        if isinstance(exception, OperationalError | InterfaceError) or (
+            isinstance(exception, DatabaseError) and _looks_like_connection_loss(exception)
+        ):
+            logger.error("database unavailable: %s", exception)
+            return error_response(
+                503,
+                "The service is temporarily unavailable; retry shortly.",
+                "unavailable",
+                headers={"Retry-After": str(DB_RETRY_AFTER_SECONDS)},
+            )
+        logger.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "Internal server error.", "server_error")
+
+    @staticmethod
+    def _envelope_for(response: HttpResponse) -> HttpResponse:
+        message, code = GENERIC.get(
+            response.status_code,
+            ("Request failed.", "server_error" if response.status_code >= 500 else "bad_request"),
+        )
+        headers = {
+            name: response[name] for name in ("Allow", "Retry-After") if response.has_header(name)
+        }
+        return error_response(response.status_code, message, code, headers=headers)
+
+
+def _looks_like_connection_loss(exception: Exception) -> bool:
+    text = str(exception).lower()
+    return "connection" in text and ("refused" in text or "closed" in text or "lost" in text)

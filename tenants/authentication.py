@@ -1,0 +1,93 @@
+"""Bearer token authentication, in the manner of PostHog's PersonalAPIKeyAuthentication.
+
+No header: ``None`` (DRF then answers 401 ``not_authenticated``). A header that is not a
+well-formed token is refused before any database work (format + CRC32 checksum). A well-formed
+token is looked up by its SHA-256 hash, so the raw value is never compared in the database.
+The token object stays on ``request.auth`` for the scope check and the rate limiter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.request import Request
+
+from api import ratelimit
+from api.errors import InvalidToken, RateLimited, TokenExpired, TokenRevoked
+
+from . import tokens
+from .models import ApiToken, Tenant
+
+
+@dataclass(frozen=True)
+class TokenPrincipal:
+    """``request.user`` for token requests: the tenant, seen through one token."""
+
+    token: ApiToken
+
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def tenant(self) -> Tenant:
+        return self.token.tenant
+
+
+class BearerTokenAuthentication(BaseAuthentication):
+    keyword = "bearer"
+
+    def authenticate(self, request: Request) -> tuple[TokenPrincipal, ApiToken] | None:
+        header = request.META.get("HTTP_AUTHORIZATION")
+        if header is None:
+            return None
+        blocked = ratelimit.failed_auth_usage(request)
+        if blocked.count >= blocked.limit:
+            raise RateLimited(
+                blocked.retry_after, "Too many failed authentication attempts; retry later."
+            )
+        try:
+            return self._authenticate(header)
+        except (InvalidToken, TokenExpired, TokenRevoked):
+            ratelimit.record_failed_auth(request)
+            raise
+
+    def _authenticate(self, header: str) -> tuple[TokenPrincipal, ApiToken]:
+        scheme, _, raw = header.strip().partition(" ")
+        raw = raw.strip()
+        if scheme.lower() != self.keyword or not raw:
+            raise InvalidToken("Send the token as 'Authorization: Bearer <token>'.")
+        if not tokens.is_well_formed(raw):
+            raise InvalidToken()
+        token = (
+            ApiToken.objects.select_related("tenant")
+            .filter(token_hash=tokens.hash_token(raw))
+            .first()
+        )
+        if token is None:
+            raise InvalidToken()
+        now = timezone.now()
+        if token.revoked_at is not None and token.revoked_at <= now:
+            raise TokenRevoked()
+        if token.expires_at is not None and token.expires_at <= now:
+            raise TokenExpired()
+        if not token.tenant.is_active:
+            raise InvalidToken("The token's tenant is deactivated.")
+        self._touch(token, now)
+        return TokenPrincipal(token), token
+
+    @staticmethod
+    def _touch(token: ApiToken, now) -> None:
+        """Record use at most once per interval: a write per request would cost more than the
+        read it serves."""
+        interval = timedelta(seconds=settings.API_TOKEN_LAST_USED_INTERVAL_SECONDS)
+        if token.last_used_at is None or now - token.last_used_at >= interval:
+            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+            token.last_used_at = now
+
+    def authenticate_header(self, request: Request) -> str:
+        # Makes DRF answer 401 (not 403) to unauthenticated requests.
+        return 'Bearer realm="api"'

@@ -1,0 +1,50 @@
+from datetime import UTC, datetime
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from tenants.models import Tenant
+from tenants.scopes import ALL_SCOPES, parse_scopes
+from tenants.services import token_create
+
+
+class Command(BaseCommand):
+    help = (
+        "Create an API token and print the raw token alone on stdout (it is never shown again). "
+        f"Scopes: {', '.join(ALL_SCOPES)}, or 'all'."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--tenant", required=True, help="tenant slug")
+        parser.add_argument("--name", required=True, help="what uses the token, e.g. 'Looker'")
+        parser.add_argument("--scopes", required=True, help="comma-separated, or 'all'")
+        parser.add_argument("--expires-at", help="ISO 8601, e.g. 2027-01-01T00:00:00Z")
+        parser.add_argument("--rate-limit", type=int, help="requests per minute (default: site)")
+
+    def handle(self, *args, **options) -> None:
+        try:
+            scopes = parse_scopes(options["scopes"])
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        tenant = Tenant.objects.filter(slug=options["tenant"]).first()
+        if tenant is None:
+            raise CommandError(f"unknown tenant {options['tenant']!r}")
+        if not options["name"].strip():
+            raise CommandError("--name must not be blank")
+        expires_at = None
+        if options["expires_at"]:
+            try:
+                expires_at = datetime.fromisoformat(options["expires_at"])
+            except ValueError as exc:
+                raise CommandError(f"--expires-at is not ISO 8601: {exc}") from exc
+            if expires_at.tzinfo is None:
+                expires_at = expires_at.replace(tzinfo=UTC)
+        if options["rate_limit"] is not None and options["rate_limit"] < 1:
+            raise CommandError("--rate-limit must be a positive number of requests per minute")
+        _token, raw = token_create(
+            tenant=tenant,
+            name=options["name"].strip(),
+            scopes=scopes,
+            expires_at=expires_at,
+            rate_limit_per_minute=options["rate_limit"],
+        )
+        self.stdout.write(raw)

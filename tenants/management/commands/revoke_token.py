@@ -1,0 +1,22 @@
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from tenants.models import ApiToken
+from tenants.services import token_revoke
+from tenants.tokens import VISIBLE_PREFIX_LENGTH
+
+
+class Command(BaseCommand):
+    help = "Revoke the API token with this visible prefix (e.g. rpt_AbCd1234); effective at once."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("prefix", help="the token's prefix as admin shows it, or the token")
+
+    def handle(self, *args, **options) -> None:
+        prefix = options["prefix"][:VISIBLE_PREFIX_LENGTH]
+        matches = list(ApiToken.objects.filter(prefix=prefix).select_related("tenant")[:2])
+        if not matches:
+            raise CommandError(f"no token with prefix {prefix!r}")
+        if len(matches) > 1:
+            raise CommandError(f"several tokens share prefix {prefix!r}; revoke it in admin")
+        token = token_revoke(token=matches[0])
+        self.stdout.write(f"Revoked {token} of tenant {token.tenant.slug} at {token.revoked_at}.")

@@ -1,0 +1,60 @@
+import io
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from tenants import tokens
+from tenants.models import ApiToken
+
+pytestmark = pytest.mark.django_db
+
+
+def _run(*args) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_create_token_prints_the_raw_token_alone(tenant):
+    out = _run("create_token", "--tenant", "acme", "--name", "Looker", "--scopes",
+               "sessions:read,users:read", "--expires-at", "2027-01-01T00:00:00Z")
+    raw = out.strip()
+    assert out == raw + "\n" and tokens.is_well_formed(raw)
+    token = ApiToken.objects.get(token_hash=tokens.hash_token(raw))
+    assert token.tenant == tenant and token.name == "Looker"
+    assert token.scopes == ["sessions:read", "users:read"]
+    assert token.expires_at.isoformat() == "2027-01-01T00:00:00+00:00"
+
+
+def test_create_token_all_scopes(tenant):
+    raw = _run("create_token", "--tenant", "acme", "--name", "x", "--scopes", "all").strip()
+    assert len(ApiToken.objects.get(token_hash=tokens.hash_token(raw)).scopes) == 6
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--tenant", "nope", "--name", "x", "--scopes", "sessions:read"], "unknown tenant"),
+        (["--tenant", "acme", "--name", "x", "--scopes", "sessions:write"], "unknown scope"),
+        (["--tenant", "acme", "--name", "x", "--scopes", ","], "at least one scope"),
+        (["--tenant", "acme", "--name", "x", "--scopes", "all", "--expires-at", "soon"],
+         "ISO 8601"),
+    ],
+)
+def test_create_token_refuses_bad_input(tenant, args, message):
+    with pytest.raises(CommandError, match=message):
+        _run("create_token", *args)
+    assert ApiToken.objects.count() == 0
+
+
+def test_revoke_token_by_prefix(tenant):
+    raw = _run("create_token", "--tenant", "acme", "--name", "x", "--scopes", "all").strip()
+    out = _run("revoke_token", raw[:12])
+    assert "Revoked" in out
+    assert ApiToken.objects.get().revoked_at is not None
+
+
+def test_revoke_unknown_prefix_fails(tenant):
+    with pytest.raises(CommandError, match="no token"):
+        _run("revoke_token", "rpt_00000000")
