@@ -1,0 +1,101 @@
+"""Every error is the contract's JSON envelope, with the request id, whatever DEBUG says."""
+
+import logging
+import uuid
+
+import pytest
+from rest_framework.test import APIClient
+
+from api.request_id import RequestIdLogFilter
+from tests.factories import SessionFactory
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.api.urls")]
+
+
+def _envelope(response, status: int, code: str) -> dict:
+    assert response.status_code == status
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"ok", "error", "code", "details"}
+    assert body["ok"] is False and body["code"] == code and body["error"]
+    assert body["details"]["request_id"] == response["X-Request-ID"]
+    return body
+
+
+def _without_request_id(body: dict) -> dict:
+    return {**body, "details": {k: v for k, v in body["details"].items() if k != "request_id"}}
+
+
+def test_not_a_uuid_unknown_and_other_tenants_ids_are_the_same_404(api, tenant, other_tenant):
+    theirs = SessionFactory(tenant=other_tenant)
+    mine = SessionFactory(tenant=tenant)
+    assert api.get(f"/probe/sessions/{mine.id}").status_code == 200
+    assert api.get(f"/probe/sessions/{str(mine.id).upper()}").status_code == 200
+    bodies = [
+        _envelope(api.get(f"/probe/sessions/{path_id}"), 404, "not_found")
+        for path_id in ["not-a-uuid", uuid.uuid4(), theirs.id, mine.id.hex, f"{{{mine.id}}}"]
+    ]
+    assert all(_without_request_id(b) == _without_request_id(bodies[0]) for b in bodies)
+
+
+def test_other_tenants_rows_never_reach_a_list(api, tenant, other_tenant):
+    mine = SessionFactory(tenant=tenant)
+    SessionFactory(tenant=other_tenant)
+    assert api.get("/probe/sessions").json()["data"] == [str(mine.id)]
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_unknown_url_is_a_json_404(api, settings, debug):
+    settings.DEBUG = debug
+    _envelope(api.get("/api/v1/nope"), 404, "not_found")
+    _envelope(APIClient().get("/api/v2/sessions"), 404, "not_found")
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_write_methods_are_405_with_allow(api, method):
+    response = getattr(api, method)("/api/v1/token", data={"x": 1}, format="json")
+    _envelope(response, 405, "method_not_allowed")
+    assert set(response["Allow"].replace(" ", "").split(",")) == {"GET", "HEAD", "OPTIONS"}
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_a_bug_is_a_500_envelope_logged_with_the_request_id(api, settings, caplog, debug):
+    settings.DEBUG = debug
+    caplog.handler.addFilter(RequestIdLogFilter())
+    with caplog.at_level(logging.ERROR):
+        response = api.get("/probe/boom", HTTP_X_REQUEST_ID="trace-42")
+    body = _envelope(response, 500, "server_error")
+    assert response["X-Request-ID"] == "trace-42"
+    text = response.content.decode()
+    assert "boom" not in text and "Traceback" not in text and "<html" not in text.lower()
+    logged = [r for r in caplog.records if r.exc_info and "boom" in str(r.exc_info[1])]
+    assert logged and all(r.request_id == "trace-42" for r in logged)
+    assert body["details"] == {"request_id": "trace-42"}
+
+
+def test_unreachable_database_is_503_with_retry_after(api):
+    response = api.get("/probe/db-down")
+    _envelope(response, 503, "unavailable")
+    assert int(response["Retry-After"]) > 0
+
+
+@pytest.mark.parametrize(
+    ("sent", "echoed"),
+    [
+        ("abc-123", True),
+        ("a" * 128, True),
+        ("a" * 129, False),
+        ("has space", False),
+        ("<script>", False),
+        ("", False),
+    ],
+)
+def test_request_id_is_echoed_only_when_sane(api, sent, echoed):
+    response = api.get("/api/v1/token", HTTP_X_REQUEST_ID=sent)
+    assert (response["X-Request-ID"] == sent) is echoed
+    assert 1 <= len(response["X-Request-ID"]) <= 128
+
+
+def test_every_response_has_a_request_id(api):
+    for response in (api.get("/api/v1/token"), APIClient().get("/api/v1/token")):
+        assert len(response["X-Request-ID"]) == 32
