@@ -115,7 +115,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, exceptions.ValidationError):
         code, message = "invalid_parameter", "Invalid query parameters."
         details = exc.detail if isinstance(exc.detail, dict) else {"non_field": exc.detail}
-        details = {k: [str(m) for m in (v if isinstance(v, list) else [v])] for k, v in details.items()}
+        details = {
+            k: [str(m) for m in (v if isinstance(v, list) else [v])] for k, v in details.items()
+        }
     elif isinstance(exc, exceptions.NotFound):
         code, message = "not_found", "Not found."
     elif isinstance(exc, exceptions.MethodNotAllowed):
@@ -128,12 +130,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             details["retry_after"] = int(headers["Retry-After"])
     elif isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         if not isinstance(exc, NotAuthenticated | InvalidToken | TokenExpired | TokenRevoked):
-            code = "not_authenticated" if isinstance(exc, exceptions.NotAuthenticated) else (
-                "invalid_token"
+            code = (
+                "not_authenticated"
+                if isinstance(exc, exceptions.NotAuthenticated)
+                else ("invalid_token")
             )
         headers["WWW-Authenticate"] = 'Bearer realm="api"'
         if code != "not_authenticated":
-            headers["WWW-Authenticate"] += f', error="invalid_token"'
+            headers["WWW-Authenticate"] += ', error="invalid_token"'
     elif isinstance(exc, InsufficientScope):
         details["required_scope"] = exc.required_scope
     elif isinstance(exc, exceptions.PermissionDenied):

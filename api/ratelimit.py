@@ -73,7 +73,9 @@ def client_address(request: HttpRequest) -> str:
 
 
 def failed_auth_usage(request: HttpRequest) -> Usage:
-    return _hit(f"authfail:{client_address(request)}", settings.API_FAILED_AUTH_PER_MINUTE, count=False)
+    return _hit(
+        f"authfail:{client_address(request)}", settings.API_FAILED_AUTH_PER_MINUTE, count=False
+    )
 
 
 def record_failed_auth(request: HttpRequest) -> Usage:

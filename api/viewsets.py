@@ -46,7 +46,9 @@ class TenantScopedViewSet(GenericViewSet):
                     f"{cls.__name__} must not override {name}(); "
                     "narrow rows with safely_get_queryset() instead"
                 )
-        if not isinstance(cls.__dict__.get("required_scope", getattr(cls, "required_scope", None)), str):
+        if not isinstance(
+            cls.__dict__.get("required_scope", getattr(cls, "required_scope", None)), str
+        ):
             raise TypeError(f"{cls.__name__} must declare required_scope")
 
     # -- who is calling ------------------------------------------------------------------------
@@ -118,7 +120,7 @@ class TenantScopedViewSet(GenericViewSet):
         return obj
 
 
-def envelope(data: Any, *, next_cursor: str | None | type[Ellipsis] = ...) -> Response:
+def envelope(data: Any, *, next_cursor: str | type[Ellipsis] | None = ...) -> Response:
     body: dict[str, Any] = {"ok": True, "data": data}
     if next_cursor is not ...:
         body["next_cursor"] = next_cursor

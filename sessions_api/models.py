@@ -54,7 +54,9 @@ class Session(TenantOwned):
         constraints = [
             models.UniqueConstraint(fields=["tenant", "id"], name="session_tenant_id_uniq"),
             models.CheckConstraint(
-                condition=Q(status__in=["in_progress", "completed", "scored", "abandoned", "failed"]),
+                condition=Q(
+                    status__in=["in_progress", "completed", "scored", "abandoned", "failed"]
+                ),
                 name="session_status_valid",
             ),
             models.CheckConstraint(
@@ -68,9 +70,7 @@ class Session(TenantOwned):
         ]
         # Each serves one form of GET /sessions: newest first, ties by id, optionally filtered.
         indexes = [
-            models.Index(
-                "tenant", F("started_at").desc(), F("id").desc(), name="session_list_idx"
-            ),
+            models.Index("tenant", F("started_at").desc(), F("id").desc(), name="session_list_idx"),
             models.Index(
                 "tenant", "user", F("started_at").desc(), F("id").desc(), name="session_user_idx"
             ),
@@ -82,7 +82,11 @@ class Session(TenantOwned):
                 name="session_scenario_idx",
             ),
             models.Index(
-                "tenant", "status", F("started_at").desc(), F("id").desc(), name="session_status_idx"
+                "tenant",
+                "status",
+                F("started_at").desc(),
+                F("id").desc(),
+                name="session_status_idx",
             ),
         ]
 

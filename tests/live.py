@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import json
-import urllib.error
-import urllib.request
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], dict]:
     request = urllib.request.Request(url, headers=headers or {})
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - our server
+        with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, dict(response.headers), json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers), json.loads(error.read())
@@ -56,8 +55,16 @@ def gunicorn(env: dict[str, str], workers: int = 1) -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "gunicorn", "config.wsgi:application",
-            "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--log-level", "warning",
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
         ],
         cwd=ROOT,
         env=env,

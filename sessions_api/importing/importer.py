@@ -205,8 +205,10 @@ class Importer:
                 self._error(number, "type: is required")
             else:
                 shown = kind if isinstance(kind, str) else orjson.dumps(kind).decode()
-                self._error(number, f"type: unknown type {shown[:40]!r}; expected one of "
-                            + ", ".join(KINDS))
+                self._error(
+                    number,
+                    f"type: unknown type {shown[:40]!r}; expected one of " + ", ".join(KINDS),
+                )
             return
         try:
             row = CLEANERS[kind](record)
@@ -379,7 +381,9 @@ class Importer:
                     continue
                 if kind in HAS_OPTIONAL_CREATED_AT:
                     stated = [r for r in rows if r["created_at"] is not None]
-                    defaulted = [{**r, "created_at": self._now} for r in rows if r["created_at"] is None]
+                    defaulted = [
+                        {**r, "created_at": self._now} for r in rows if r["created_at"] is None
+                    ]
                     self._upsert(kind, stated, [*UPDATE_FIELDS[kind], "created_at"])
                     self._upsert(kind, defaulted, UPDATE_FIELDS[kind])
                 else:

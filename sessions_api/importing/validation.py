@@ -16,7 +16,9 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+UUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
 SLUG_RE = re.compile(r"^[-a-zA-Z0-9_]+$")
 
 ROLES = ("rep", "manager", "admin")
@@ -32,7 +34,7 @@ MAX_INT32 = 2**31 - 1
 MAX_ITEMS = 10_000
 
 
-class Invalid(Exception):  # noqa: N818 - it reads as "raise Invalid(...)"
+class Invalid(Exception):
     def __init__(self, problems: list[str]):
         super().__init__("; ".join(problems))
         self.problems = problems
@@ -230,9 +232,7 @@ def clean_session(record: dict[str, Any]) -> dict[str, Any]:
         "ended_at": f.timestamp("ended_at", required=False),
         "duration_seconds": f.integer("duration_seconds", 0, MAX_INT32, required=False),
         "created_at": f.timestamp("created_at", required=False),
-        "transcript": [
-            _clean_turn(f, i, item) for i, item in enumerate(f.items("transcript"))
-        ],
+        "transcript": [_clean_turn(f, i, item) for i, item in enumerate(f.items("transcript"))],
     }
     started, ended = row["started_at"], row["ended_at"]
     if started is not None and ended is not None and ended < started:
@@ -280,9 +280,7 @@ def clean_scorecard(record: dict[str, Any]) -> dict[str, Any]:
         "overall_score": f.integer("overall_score", 0, 100),
         "verdict": f.choice("verdict", VERDICTS),
         "headline": f.text("headline", max_length=1000),
-        "categories": [
-            _clean_category(f, i, item) for i, item in enumerate(f.items("categories"))
-        ],
+        "categories": [_clean_category(f, i, item) for i, item in enumerate(f.items("categories"))],
         "callouts": [_clean_callout(f, i, item) for i, item in enumerate(f.items("callouts"))],
         "created_at": f.timestamp("created_at", required=False),
     }

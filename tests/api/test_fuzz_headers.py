@@ -11,9 +11,7 @@ from tenants import tokens
 pytestmark = pytest.mark.django_db
 
 # Header values as a WSGI server hands them over: latin-1 text without line breaks.
-header_text = st.text(
-    alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=200
-)
+header_text = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=200)
 authorization = st.one_of(
     header_text,
     header_text.map(lambda s: f"Bearer {s}"),

@@ -10,7 +10,13 @@ def test_token_endpoint_describes_the_caller(client_for, tenant):
     assert body["ok"] is True
     data = body["data"]
     assert set(data) == {
-        "name", "prefix", "tenant", "scopes", "created_at", "expires_at", "last_used_at"
+        "name",
+        "prefix",
+        "tenant",
+        "scopes",
+        "created_at",
+        "expires_at",
+        "last_used_at",
     }
     assert data["tenant"] == {"id": str(tenant.id), "name": "Acme Realty"}
     assert data["scopes"] == ["sessions:read", "users:read"]

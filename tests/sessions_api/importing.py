@@ -19,43 +19,79 @@ GLOBEX = "00000000-0000-0000-0000-0000000000b2"
 
 
 def tenant(id=ACME, **kw) -> dict[str, Any]:
-    return {"type": "tenant", "id": id, "slug": "acme" if id == ACME else "globex",
-            "name": "Acme Realty" if id == ACME else "Globex", **kw}
+    return {
+        "type": "tenant",
+        "id": id,
+        "slug": "acme" if id == ACME else "globex",
+        "name": "Acme Realty" if id == ACME else "Globex",
+        **kw,
+    }
 
 
 def user(n=1, tenant_id=ACME, **kw) -> dict[str, Any]:
-    return {"type": "user", "id": f"a0000000-0000-0000-0000-{n:012d}", "tenant_id": tenant_id,
-            "full_name": f"Jordan Reyes {n}", "email": f"jordan{n}@acme.test", "role": "rep",
-            **kw}
+    return {
+        "type": "user",
+        "id": f"a0000000-0000-0000-0000-{n:012d}",
+        "tenant_id": tenant_id,
+        "full_name": f"Jordan Reyes {n}",
+        "email": f"jordan{n}@acme.test",
+        "role": "rep",
+        **kw,
+    }
 
 
 def scenario(n=1, tenant_id=ACME, **kw) -> dict[str, Any]:
-    return {"type": "scenario", "id": f"10000000-0000-0000-0000-{n:012d}",
-            "tenant_id": tenant_id, "name": "Cold Call — FSBO Seller", "call_type": "cold_call",
-            "status": "active", "created_at": "2026-01-05T09:00:00Z", **kw}
+    return {
+        "type": "scenario",
+        "id": f"10000000-0000-0000-0000-{n:012d}",
+        "tenant_id": tenant_id,
+        "name": "Cold Call — FSBO Seller",
+        "call_type": "cold_call",
+        "status": "active",
+        "created_at": "2026-01-05T09:00:00Z",
+        **kw,
+    }
 
 
 def session(n=1, tenant_id=ACME, user_n=1, scenario_n=1, **kw) -> dict[str, Any]:
-    return {"type": "session", "id": f"30000000-0000-0000-0000-{n:012d}",
-            "tenant_id": tenant_id, "user_id": f"a0000000-0000-0000-0000-{user_n:012d}",
-            "scenario_id": f"10000000-0000-0000-0000-{scenario_n:012d}", "status": "completed",
-            "started_at": "2026-05-06T17:00:00Z", "ended_at": "2026-05-06T17:07:00Z",
-            "duration_seconds": 420,
-            "transcript": [{"role": "agent", "message": "¿Hola? Wer ist da? 🏠", "time": 0},
-                           {"role": "user", "message": "Hi — it’s Jordan.", "time": 2.5}],
-            **kw}
+    return {
+        "type": "session",
+        "id": f"30000000-0000-0000-0000-{n:012d}",
+        "tenant_id": tenant_id,
+        "user_id": f"a0000000-0000-0000-0000-{user_n:012d}",
+        "scenario_id": f"10000000-0000-0000-0000-{scenario_n:012d}",
+        "status": "completed",
+        "started_at": "2026-05-06T17:00:00Z",
+        "ended_at": "2026-05-06T17:07:00Z",
+        "duration_seconds": 420,
+        "transcript": [
+            {"role": "agent", "message": "¿Hola? Wer ist da? 🏠", "time": 0},
+            {"role": "user", "message": "Hi — it’s Jordan.", "time": 2.5},
+        ],
+        **kw,
+    }
 
 
 def scorecard(n=1, tenant_id=ACME, session_n=None, **kw) -> dict[str, Any]:
     session_n = n if session_n is None else session_n
-    return {"type": "scorecard", "id": f"40000000-0000-0000-0000-{n:012d}",
-            "tenant_id": tenant_id, "session_id": f"30000000-0000-0000-0000-{session_n:012d}",
-            "overall_score": 87, "verdict": "crushed_it", "headline": "Reframed anger as data.",
-            "categories": [{"key": "discovery", "label": "Discovery", "score": 82,
-                            "feedback": "Asked why twice."}],
-            "callouts": [{"kind": "strength", "text": "Named the number.", "time": 42.5},
-                         {"kind": "improvement", "text": "Close earlier.", "time": None}],
-            "created_at": "2026-05-06T17:08:00Z", **kw}
+    return {
+        "type": "scorecard",
+        "id": f"40000000-0000-0000-0000-{n:012d}",
+        "tenant_id": tenant_id,
+        "session_id": f"30000000-0000-0000-0000-{session_n:012d}",
+        "overall_score": 87,
+        "verdict": "crushed_it",
+        "headline": "Reframed anger as data.",
+        "categories": [
+            {"key": "discovery", "label": "Discovery", "score": 82, "feedback": "Asked why twice."}
+        ],
+        "callouts": [
+            {"kind": "strength", "text": "Named the number.", "time": 42.5},
+            {"kind": "improvement", "text": "Close earlier.", "time": None},
+        ],
+        "created_at": "2026-05-06T17:08:00Z",
+        **kw,
+    }
 
 
 def valid_file() -> list[dict[str, Any]]:
@@ -70,16 +106,20 @@ def valid_file() -> list[dict[str, Any]]:
         scenario(2, tenant_id=GLOBEX, status="archived"),
         session(1, status="scored"),
         scorecard(1),
-        session(2, started_at="2026-05-06T17:00:00Z", status="in_progress", ended_at=None,
-                duration_seconds=None, transcript=[]),
+        session(
+            2,
+            started_at="2026-05-06T17:00:00Z",
+            status="in_progress",
+            ended_at=None,
+            duration_seconds=None,
+            transcript=[],
+        ),
         session(3, tenant_id=GLOBEX, user_n=3, scenario_n=2, status="abandoned"),
     ]
 
 
 def to_bytes(records: list[Any]) -> bytes:
-    return b"".join(
-        (r if isinstance(r, bytes) else orjson.dumps(r)) + b"\n" for r in records
-    )
+    return b"".join((r if isinstance(r, bytes) else orjson.dumps(r)) + b"\n" for r in records)
 
 
 def write_file(tmp_path, records: list[Any], name: str = "data.jsonl") -> str:

@@ -53,12 +53,14 @@ def test_demo_fixture_imports(tmp_path):
     run_import(str(DEMO))
     assert set(Tenant.objects.values_list("slug", flat=True)) == {"acme", "globex"}
     for slug in ("acme", "globex"):
-        statuses = set(
-            Session.unscoped.filter(tenant__slug=slug).values_list("status", flat=True)
-        )
+        statuses = set(Session.unscoped.filter(tenant__slug=slug).values_list("status", flat=True))
         assert statuses == {"in_progress", "completed", "scored", "abandoned", "failed"}
     scored = Session.unscoped.filter(status="scored")
-    assert scored.count() == Scorecard.unscoped.count() == scored.filter(scorecard__isnull=False).count()
+    assert (
+        scored.count()
+        == Scorecard.unscoped.count()
+        == scored.filter(scorecard__isnull=False).count()
+    )
 
 
 def test_reimport_is_a_no_op(tmp_path):
@@ -98,8 +100,9 @@ def test_dry_run_writes_nothing(tmp_path):
 
 def test_a_scorecard_sets_its_sessions_status(tmp_path):
     run_import(
-        write_file(tmp_path, [tenant(), user(), scenario(), session(1, status="completed"),
-                              scorecard(1)])
+        write_file(
+            tmp_path, [tenant(), user(), scenario(), session(1, status="completed"), scorecard(1)]
+        )
     )
     assert Session.unscoped.get(id="30000000-0000-0000-0000-000000000001").status == "scored"
 

@@ -57,9 +57,7 @@ def test_rep_bad_role_is_refused():
 
 def test_one_scorecard_per_session():
     card = ScorecardFactory()
-    _refused(
-        lambda: ScorecardFactory(session=card.session, tenant=card.tenant, id=uuid.uuid4())
-    )
+    _refused(lambda: ScorecardFactory(session=card.session, tenant=card.tenant, id=uuid.uuid4()))
 
 
 @postgres_only

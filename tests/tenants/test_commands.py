@@ -17,8 +17,17 @@ def _run(*args) -> str:
 
 
 def test_create_token_prints_the_raw_token_alone(tenant):
-    out = _run("create_token", "--tenant", "acme", "--name", "Looker", "--scopes",
-               "sessions:read,users:read", "--expires-at", "2027-01-01T00:00:00Z")
+    out = _run(
+        "create_token",
+        "--tenant",
+        "acme",
+        "--name",
+        "Looker",
+        "--scopes",
+        "sessions:read,users:read",
+        "--expires-at",
+        "2027-01-01T00:00:00Z",
+    )
     raw = out.strip()
     assert out == raw + "\n" and tokens.is_well_formed(raw)
     token = ApiToken.objects.get(token_hash=tokens.hash_token(raw))
@@ -38,8 +47,10 @@ def test_create_token_all_scopes(tenant):
         (["--tenant", "nope", "--name", "x", "--scopes", "sessions:read"], "unknown tenant"),
         (["--tenant", "acme", "--name", "x", "--scopes", "sessions:write"], "unknown scope"),
         (["--tenant", "acme", "--name", "x", "--scopes", ","], "at least one scope"),
-        (["--tenant", "acme", "--name", "x", "--scopes", "all", "--expires-at", "soon"],
-         "ISO 8601"),
+        (
+            ["--tenant", "acme", "--name", "x", "--scopes", "all", "--expires-at", "soon"],
+            "ISO 8601",
+        ),
     ],
 )
 def test_create_token_refuses_bad_input(tenant, args, message):
