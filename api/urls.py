@@ -1,9 +1,23 @@
 from django.urls import path
 
+from analytics.views import SummaryViewSet
+from scorecards.views import ScorecardViewSet
+from sessions_api.views import ScenarioViewSet, SessionViewSet
+from tenants.views import UserViewSet
+
 from .views import TokenViewSet
 
 app_name = "api"
 
+LIST = {"get": "list"}
+RETRIEVE = {"get": "retrieve"}
+
 urlpatterns = [
-    path("token", TokenViewSet.as_view({"get": "list"}), name="token"),
+    path("token", TokenViewSet.as_view(LIST), name="token"),
+    path("sessions", SessionViewSet.as_view(LIST), name="session-list"),
+    path("sessions/<str:id>", SessionViewSet.as_view(RETRIEVE), name="session-detail"),
+    path("scorecards/<str:id>", ScorecardViewSet.as_view(RETRIEVE), name="scorecard-detail"),
+    path("scenarios", ScenarioViewSet.as_view(LIST), name="scenario-list"),
+    path("users", UserViewSet.as_view(LIST), name="user-list"),
+    path("analytics/summary", SummaryViewSet.as_view(LIST), name="analytics-summary"),
 ]

@@ -24,6 +24,7 @@ from tenants.models import ApiToken, Tenant
 
 from . import ratelimit
 from .errors import RateLimited
+from .params import UUID_RE
 from .permissions import HasRequiredScope
 
 
@@ -106,15 +107,15 @@ class TenantScopedViewSet(GenericViewSet):
             queryset = queryset.for_tenant(self.tenant)
         return self.safely_get_queryset(queryset)
 
-    def get_object(self) -> Model:
+    def path_id(self) -> uuid.UUID:
+        """The id in the URL; anything but a hyphenated UUID is the same 404 as an unknown id."""
         raw = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, "")
-        try:
-            object_id = uuid.UUID(raw)
-        except (TypeError, ValueError):
-            raise exceptions.NotFound() from None
-        if str(object_id) != raw.lower():
-            raise exceptions.NotFound()  # only the canonical hyphenated form is an id
-        obj = self.get_queryset().filter(id=object_id).first()
+        if not isinstance(raw, str) or not UUID_RE.match(raw):
+            raise exceptions.NotFound()
+        return uuid.UUID(raw)
+
+    def get_object(self) -> Model:
+        obj = self.get_queryset().filter(id=self.path_id()).first()
         if obj is None:
             raise exceptions.NotFound()
         return obj

@@ -1,0 +1,49 @@
+from datetime import timedelta
+
+from django.utils import timezone
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.formats import rfc3339
+from api.params import QueryParams
+from api.viewsets import TenantScopedViewSet, envelope
+
+from . import selectors
+
+DEFAULT_PERIOD = timedelta(days=30)
+
+
+class SummaryViewSet(TenantScopedViewSet):
+    required_scope = "analytics:read"
+
+    def list(self, request: Request) -> Response:
+        params = QueryParams(request.query_params)
+        started_from, started_to = params.period()
+        user_id = params.uuid("user_id")
+        scenario_id = params.uuid("scenario_id")
+        params.validate()
+        if started_to is None:
+            started_to = timezone.now()
+        if started_from is None:
+            started_from = started_to - DEFAULT_PERIOD
+        if started_from > started_to:  # only a defaulted bound can still be out of order
+            params.error("from", "must not be later than to")
+            params.validate()
+
+        result = selectors.summary(
+            tenant=self.tenant,
+            started_from=started_from,
+            started_to=started_to,
+            user_id=user_id,
+            scenario_id=scenario_id,
+        )
+        return envelope(
+            {
+                "from": rfc3339(started_from),
+                "to": rfc3339(started_to),
+                "sessions": result.sessions,
+                "scored": result.scored,
+                "avg_score": result.avg_score,
+                "unique_reps": result.unique_reps,
+            }
+        )

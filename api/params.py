@@ -1,0 +1,131 @@
+"""Query-parameter parsing by the contract's rules (shared/api-v1.md, Formats).
+
+A view builds a :class:`QueryParams` over ``request.query_params``, reads each parameter through
+one of its methods, and calls :meth:`QueryParams.validate`: every bad parameter is reported in a
+single 400 ``invalid_parameter`` whose ``details`` maps each name to its messages. Parameters
+the contract does not name are ignored.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime, time, timedelta
+from typing import Literal
+
+from .errors import InvalidParameter
+
+# ISO 8601 as integrations send it: date alone, or date + time with optional fraction and offset.
+# The offset may start with a space: an unencoded "+" in a URL arrives as one.
+TIMESTAMP_RE = re.compile(
+    r"^(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})"
+    r"(?:[Tt ](?P<time>[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.(?P<fraction>[0-9]{1,9}))?)?)"
+    r"(?P<offset>[Zz]|[+\- ][0-9]{2}(?::?[0-9]{2})?)?)?$"
+)
+UUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+TIMESTAMP_HELP = "must be an ISO 8601 timestamp such as 2026-05-06T17:00:00Z or a date 2026-05-06"
+
+Edge = Literal["start", "end"]
+
+
+def parse_timestamp(raw: str, *, date_means: Edge = "start") -> datetime:
+    """ISO 8601 -> aware UTC datetime. A date alone is the start (or end) of that UTC day."""
+    match = TIMESTAMP_RE.match(raw.strip())
+    if not match:
+        raise ValueError(TIMESTAMP_HELP)
+    try:
+        day = datetime.strptime(match["date"], "%Y-%m-%d").replace(tzinfo=UTC)
+        if match["time"] is None:
+            if date_means == "end":
+                return day + timedelta(days=1, microseconds=-1)
+            return day
+        clock = match["time"]
+        if match["fraction"]:  # Python keeps microseconds; finer digits are dropped
+            clock = clock[: clock.index(".") + 1] + match["fraction"][:6].ljust(6, "0")
+        parsed_time = time.fromisoformat(clock)
+        offset = match["offset"] or "Z"
+        if offset[0] == " ":
+            offset = "+" + offset[1:]
+        zone = datetime.fromisoformat(f"2000-01-01T00:00:00{offset.upper()}").tzinfo
+        return datetime.combine(day.date(), parsed_time, tzinfo=zone).astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise ValueError(TIMESTAMP_HELP) from None
+
+
+class QueryParams:
+    def __init__(self, query: Mapping[str, str]):
+        self.query = query
+        self.errors: dict[str, list[str]] = {}
+
+    def _raw(self, name: str) -> str | None:
+        return self.query.get(name)
+
+    def error(self, name: str, message: str) -> None:
+        self.errors.setdefault(name, []).append(message)
+
+    def limit(self, default: int = 50, maximum: int = 100) -> int:
+        raw = self._raw("limit")
+        if raw is None:
+            return default
+        if not re.fullmatch(r"[0-9]{1,6}", raw.strip()) or not 1 <= int(raw) <= maximum:
+            self.error("limit", f"must be an integer from 1 to {maximum}")
+            return default
+        return int(raw)
+
+    def timestamp(self, name: str, *, date_means: Edge = "start") -> datetime | None:
+        raw = self._raw(name)
+        if raw is None:
+            return None
+        try:
+            return parse_timestamp(raw, date_means=date_means)
+        except ValueError as exc:
+            self.error(name, str(exc))
+            return None
+
+    def uuid(self, name: str) -> uuid.UUID | None:
+        raw = self._raw(name)
+        if raw is None:
+            return None
+        if not UUID_RE.match(raw.strip()):
+            self.error(name, "must be a UUID such as 30000000-0000-0000-0000-000000000001")
+            return None
+        return uuid.UUID(raw.strip())
+
+    def choice(self, name: str, choices: tuple[str, ...]) -> str | None:
+        raw = self._raw(name)
+        if raw is None:
+            return None
+        if raw not in choices:
+            self.error(name, f"must be one of {', '.join(choices)}")
+            return None
+        return raw
+
+    def opaque_cursor(self, size: int) -> tuple | None:
+        from .cursors import decode_opaque  # cursors builds on this module
+
+        raw = self._raw("cursor")
+        if raw is None:
+            return None
+        try:
+            return decode_opaque(raw, size)
+        except ValueError as exc:
+            self.error("cursor", f"{exc}; pass the next_cursor of the previous page")
+            return None
+
+    def raw(self, name: str) -> str | None:
+        return self._raw(name)
+
+    def period(self) -> tuple[datetime | None, datetime | None]:
+        """``from``/``to``: inclusive bounds; a date alone spans its whole day."""
+        start = self.timestamp("from", date_means="start")
+        end = self.timestamp("to", date_means="end")
+        if start is not None and end is not None and start > end:
+            self.error("from", "must not be later than to")
+        return start, end
+
+    def validate(self) -> None:
+        if self.errors:
+            raise InvalidParameter(self.errors)

@@ -1,0 +1,40 @@
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.formats import rfc3339
+from api.params import QueryParams
+from api.viewsets import TenantScopedViewSet, envelope
+
+from . import selectors
+from .models import Rep
+
+
+class UserViewSet(TenantScopedViewSet):
+    required_scope = "users:read"
+
+    def list(self, request: Request) -> Response:
+        params = QueryParams(request.query_params)
+        limit = params.limit()
+        role = params.choice("role", tuple(Rep.Role.values))
+        include = params.choice("include", ("email",))
+        after = params.opaque_cursor(size=2)
+        params.validate()
+        with_email = include == "email"
+        if with_email:
+            self.require_scope("users:email")
+
+        rows, next_cursor = selectors.user_list(
+            tenant=self.tenant, role=role, after=after, limit=limit
+        )
+        data = []
+        for row in rows:
+            item = {
+                "id": str(row["id"]),
+                "full_name": row["full_name"],
+                "role": row["role"],
+                "last_session_at": rfc3339(row["last_session_at"]),
+            }
+            if with_email:
+                item["email"] = row["email"] or None
+            data.append(item)
+        return envelope(data, next_cursor=next_cursor)
