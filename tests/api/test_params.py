@@ -1,0 +1,59 @@
+"""The contract's timestamp rules for query parameters, one case each."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from api.params import parse_timestamp
+
+
+def utc(*args) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("raw", "date_means", "expected"),
+    [
+        ("2026-05-06T17:00:00Z", "start", utc(2026, 5, 6, 17)),  # Z honoured
+        ("2026-05-06T17:00:00z", "start", utc(2026, 5, 6, 17)),
+        ("2026-05-06T19:00:00+02:00", "start", utc(2026, 5, 6, 17)),  # offset honoured
+        ("2026-05-06T12:00:00-05:00", "start", utc(2026, 5, 6, 17)),
+        ("2026-05-06T19:00:00+0200", "start", utc(2026, 5, 6, 17)),
+        ("2026-05-06T17:00:00", "start", utc(2026, 5, 6, 17)),  # none means UTC
+        ("2026-05-06T19:00:00 02:00", "start", utc(2026, 5, 6, 17)),  # space where + stood
+        ("2026-05-06 17:00:00Z", "start", utc(2026, 5, 6, 17)),  # space as separator
+        ("2026-05-06 19:00 02:00", "start", utc(2026, 5, 6, 17)),
+        ("2026-05-06T17:00Z", "start", utc(2026, 5, 6, 17)),  # minutes precision
+        ("2026-05-06T17:00:00.25Z", "start", utc(2026, 5, 6, 17, 0, 0, 250000)),
+        ("2026-05-06T17:00:00.123456789Z", "start", utc(2026, 5, 6, 17, 0, 0, 123456)),
+        ("2026-05-06", "start", utc(2026, 5, 6)),  # date alone: start of day for from
+        ("2026-05-06", "end", utc(2026, 5, 6, 23, 59, 59, 999999)),  # end of day for to
+        ("2026-05-06T00:00:00Z", "end", utc(2026, 5, 6)),  # a time is taken as given
+        ("2026-12-31T23:30:00-01:00", "start", utc(2027, 1, 1, 0, 30)),
+    ],
+)
+def test_timestamp_rules(raw, date_means, expected):
+    assert parse_timestamp(raw, date_means=date_means) == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        "yesterday",
+        "2026-13-01",
+        "2026-02-30",
+        "2026-05-06T25:00:00Z",
+        "2026-05-06T17:00:00+25:00",
+        "2026-05-06T17:00:00ZZ",
+        "20260506",
+        "2026-05-06T",
+        "0000-01-01",
+        "٢٠٢٦-05-06",
+        "9999-12-31T23:59:59-10:00",
+        "2026-05-06T17:00:00+02:00~zz",
+    ],
+)
+def test_malformed_timestamps_are_refused(raw):
+    with pytest.raises(ValueError, match="ISO 8601"):
+        parse_timestamp(raw)
