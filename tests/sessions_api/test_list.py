@@ -264,3 +264,10 @@ def test_constant_query_count(api, tenant, limit, django_assert_max_num_queries)
     with django_assert_max_num_queries(2):  # token lookup + the page
         body = api.get(URL, {"limit": limit}).json()
     assert len(body["data"]) == limit and body["next_cursor"]
+
+
+def test_unencoded_plus_in_an_offset_is_read_as_plus(api, tenant):
+    session = SessionFactory(tenant=tenant, started_at=T0)
+    # "+02:00" sent unencoded arrives as " 02:00": 19:00+02:00 is 17:00Z.
+    response = api.get(URL + "?from=2026-05-06T19:00:00+02:00&to=2026-05-06T19:00:00+02:00")
+    assert _ids(response) == [str(session.id)]
