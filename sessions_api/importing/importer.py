@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, reset_queries, transaction
 
 from scorecards.models import Scorecard
 from sessions_api.models import Scenario, Session
@@ -280,6 +280,7 @@ class Importer:
         self._batch.clear()
         self._in_batch.clear()
         self._batch_scorecard_of_session.clear()
+        reset_queries()  # with DEBUG on, Django would keep every batch's SQL: memory not flat
         if self.progress is not None:
             self.progress(self.result.lines)
 
