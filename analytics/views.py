@@ -6,6 +6,7 @@ from rest_framework.response import Response
 
 from api.formats import rfc3339
 from api.params import QueryParams
+from api.schema import SCENARIO_ID, SUMMARY_ONE, USER_ID, api_operation, query
 from api.viewsets import TenantScopedViewSet, envelope
 
 from . import selectors
@@ -16,6 +17,27 @@ DEFAULT_PERIOD = timedelta(days=30)
 class SummaryViewSet(TenantScopedViewSet):
     required_scope = "analytics:read"
 
+    @api_operation(
+        operation_id="get_analytics_summary",
+        summary="Sessions, scores and active reps over a period",
+        response=SUMMARY_ONE,
+        parameters=[
+            query(
+                "from",
+                {"type": "string", "format": "date-time"},
+                "Inclusive; defaults to 30 days before `to`. A date alone is the start of "
+                "that day (UTC).",
+            ),
+            query(
+                "to",
+                {"type": "string", "format": "date-time"},
+                "Inclusive; defaults to now. A date alone is the end of that day (UTC).",
+            ),
+            USER_ID,
+            SCENARIO_ID,
+        ],
+        errors=[400, 403],
+    )
     def list(self, request: Request) -> Response:
         params = QueryParams(request.query_params)
         started_from, started_to = params.period()

@@ -1,4 +1,9 @@
 from django.urls import path
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
 
 from analytics.views import SummaryViewSet
 from scorecards.views import ScorecardViewSet
@@ -19,5 +24,8 @@ urlpatterns = [
     path("scorecards/<str:id>", ScorecardViewSet.as_view(RETRIEVE), name="scorecard-detail"),
     path("scenarios", ScenarioViewSet.as_view(LIST), name="scenario-list"),
     path("users", UserViewSet.as_view(LIST), name="user-list"),
+    path("schema", SpectacularAPIView.as_view(), name="schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
     path("analytics/summary", SummaryViewSet.as_view(LIST), name="analytics-summary"),
 ]

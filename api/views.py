@@ -4,6 +4,7 @@ from rest_framework.response import Response
 from tenants.scopes import NO_SCOPE
 
 from .formats import rfc3339
+from .schema import TOKEN_ONE, api_operation
 from .viewsets import TenantScopedViewSet, envelope
 
 
@@ -12,6 +13,9 @@ class TokenViewSet(TenantScopedViewSet):
 
     required_scope = NO_SCOPE
 
+    @api_operation(
+        operation_id="get_token", summary="Describe the calling token", response=TOKEN_ONE
+    )
     def list(self, request: Request) -> Response:
         token = self.token
         return envelope(

@@ -3,6 +3,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.formats import rfc3339
+from api.schema import PATH_ID, SCORECARD_ONE, api_operation
 from api.viewsets import TenantScopedViewSet, envelope
 
 from .selectors import scorecard_get
@@ -11,6 +12,13 @@ from .selectors import scorecard_get
 class ScorecardViewSet(TenantScopedViewSet):
     required_scope = "scorecards:read"
 
+    @api_operation(
+        operation_id="get_scorecard",
+        summary="One scorecard",
+        response=SCORECARD_ONE,
+        parameters=[PATH_ID],
+        errors=[403, 404],
+    )
     def retrieve(self, request: Request, id: str) -> Response:
         row = scorecard_get(tenant=self.tenant, scorecard_id=self.path_id())
         if row is None:

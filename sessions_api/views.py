@@ -4,6 +4,21 @@ from rest_framework.response import Response
 
 from api.cursors import SessionCursor
 from api.params import QueryParams
+from api.schema import (
+    FROM,
+    LIMIT,
+    OPAQUE_CURSOR,
+    PATH_ID,
+    SCENARIO_ID,
+    SCENARIO_PAGE,
+    SESSION_CURSOR,
+    SESSION_ONE,
+    SESSION_PAGE,
+    TO,
+    USER_ID,
+    api_operation,
+    enum_query,
+)
 from api.viewsets import TenantScopedViewSet, envelope
 
 from . import selectors
@@ -16,6 +31,21 @@ SESSION_STATUSES = tuple(Session.Status.values)
 class SessionViewSet(TenantScopedViewSet):
     required_scope = "sessions:read"
 
+    @api_operation(
+        operation_id="list_sessions",
+        summary="List sessions, newest first",
+        response=SESSION_PAGE,
+        parameters=[
+            LIMIT,
+            FROM,
+            TO,
+            USER_ID,
+            SCENARIO_ID,
+            enum_query("status", SESSION_STATUSES, "Only sessions in this status."),
+            SESSION_CURSOR,
+        ],
+        errors=[400, 403],
+    )
     def list(self, request: Request) -> Response:
         params = QueryParams(request.query_params)
         limit = params.limit()
@@ -40,6 +70,13 @@ class SessionViewSet(TenantScopedViewSet):
         )
         return envelope([session_data(row) for row in rows], next_cursor=next_cursor)
 
+    @api_operation(
+        operation_id="get_session",
+        summary="One session with its transcript",
+        response=SESSION_ONE,
+        parameters=[PATH_ID],
+        errors=[403, 404],
+    )
     def retrieve(self, request: Request, id: str) -> Response:
         row = selectors.session_get(tenant=self.tenant, session_id=self.path_id())
         if row is None:
@@ -50,6 +87,13 @@ class SessionViewSet(TenantScopedViewSet):
 class ScenarioViewSet(TenantScopedViewSet):
     required_scope = "scenarios:read"
 
+    @api_operation(
+        operation_id="list_scenarios",
+        summary="List scenarios: active first, then archived; by name",
+        response=SCENARIO_PAGE,
+        parameters=[LIMIT, OPAQUE_CURSOR],
+        errors=[400, 403],
+    )
     def list(self, request: Request) -> Response:
         params = QueryParams(request.query_params)
         limit = params.limit()

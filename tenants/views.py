@@ -3,6 +3,7 @@ from rest_framework.response import Response
 
 from api.formats import rfc3339
 from api.params import QueryParams
+from api.schema import LIMIT, OPAQUE_CURSOR, USER_PAGE, api_operation, enum_query
 from api.viewsets import TenantScopedViewSet, envelope
 
 from . import selectors
@@ -12,6 +13,22 @@ from .models import Rep
 class UserViewSet(TenantScopedViewSet):
     required_scope = "users:read"
 
+    @api_operation(
+        operation_id="list_users",
+        summary="List users (reps) by name",
+        response=USER_PAGE,
+        parameters=[
+            LIMIT,
+            enum_query("role", tuple(Rep.Role.values), "Only users with this role."),
+            enum_query(
+                "include",
+                ("email",),
+                "`email` adds each user's email; needs the `users:email` scope (else 403).",
+            ),
+            OPAQUE_CURSOR,
+        ],
+        errors=[400, 403],
+    )
     def list(self, request: Request) -> Response:
         params = QueryParams(request.query_params)
         limit = params.limit()

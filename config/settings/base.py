@@ -34,6 +34,8 @@ MIDDLEWARE = [
     # Outermost: every response gets X-Request-ID, and API errors the JSON envelope.
     "api.middleware.ApiEnvelopeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Serves admin and docs assets (Swagger UI, Redoc) from the app itself: no CDN, no nginx.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -79,6 +81,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Finders as a fallback to collectstatic, so a fresh checkout serves the docs pages at once.
+WHITENOISE_USE_FINDERS = True
 
 # The API is read-only and server-to-server; the only cookies are the admin's.
 SESSION_COOKIE_HTTPONLY = True
@@ -116,7 +120,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": [],
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ApiAutoSchema",
 }
 
 # A shared store is what makes N server processes enforce one rate limit: Redis in production.
@@ -140,3 +144,33 @@ API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600)
 API_FAILED_AUTH_PER_MINUTE = env_int("API_FAILED_AUTH_PER_MINUTE", 30)
 # last_used_at is for humans ("is this token still in use?"): minutes of precision suffice.
 API_TOKEN_LAST_USED_INTERVAL_SECONDS = env_int("API_TOKEN_LAST_USED_INTERVAL_SECONDS", 300)
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Role-play reporting API",
+    "VERSION": "1.0.0",
+    "DESCRIPTION": (
+        "Read-only reporting on AI sales role-play training: sessions with transcripts, "
+        "scorecards, scenarios, users (reps) and an analytics summary. Every request sends "
+        "`Authorization: Bearer <token>`; a token sees only its own tenant and each operation "
+        'names the scope it needs (`x-required-scope`). Success: `{"ok": true, "data": ...}`'
+        ' (lists add `next_cursor`); errors: `{"ok": false, "error", "code", '
+        '"details"}`.'
+    ),
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The docs pages and the schema are public; trying an endpoint needs a token.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    # Self-hosted Swagger UI / Redoc assets: the docs work with no internet access.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
+    "SERVERS": [{"url": "/", "description": "this server"}],
+    "ENUM_NAME_OVERRIDES": {
+        "SessionStatusEnum": ["in_progress", "completed", "scored", "abandoned", "failed"],
+        "ScenarioStatusEnum": ["active", "archived"],
+        "RoleEnum": ["rep", "manager", "admin"],
+        "ErrorCodeEnum": "api.schema.ERROR_CODES",
+    },
+}

@@ -70,3 +70,20 @@ def test_unreachable_database_is_a_503_envelope(prepared_db):
     }
     assert int(headers["Retry-After"]) > 0
     assert headers["X-Request-ID"] == "db-down-1"
+
+
+def test_docs_pages_and_their_assets_are_served_offline_by_the_real_server(prepared_db):
+    import re
+    import urllib.request
+
+    database_url, _raw = prepared_db
+    with gunicorn(server_env(DATABASE_URL=database_url)) as base:
+        for page in ("/api/v1/docs", "/api/v1/redoc"):
+            with urllib.request.urlopen(base + page, timeout=10) as response:
+                html = response.read().decode()
+            assets = re.findall(r'(?:src|href)="(/static/drf_spectacular_sidecar/[^"]+)"', html)
+            assert assets, page
+            for asset in assets:
+                with urllib.request.urlopen(base + asset, timeout=10) as response:
+                    assert response.status == 200
+                    assert len(response.read()) > 100

@@ -1,0 +1,97 @@
+"""The OpenAPI schema: served, valid, committed, and describing what the endpoints return."""
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from django.core.management import call_command
+from rest_framework.test import APIClient
+
+from api import schema as s
+from tests.factories import ScorecardFactory
+
+ROOT = Path(__file__).resolve().parents[2]
+OPERATIONS = {
+    ("/api/v1/sessions", "list_sessions", "sessions:read"),
+    ("/api/v1/sessions/{id}", "get_session", "sessions:read"),
+    ("/api/v1/scorecards/{id}", "get_scorecard", "scorecards:read"),
+    ("/api/v1/scenarios", "list_scenarios", "scenarios:read"),
+    ("/api/v1/users", "list_users", "users:read"),
+    ("/api/v1/analytics/summary", "get_analytics_summary", "analytics:read"),
+    ("/api/v1/token", "get_token", None),
+}
+
+
+def _generated() -> str:
+    out = io.StringIO()
+    call_command("spectacular", "--validate", "--fail-on-warn", stdout=out)
+    return out.getvalue()
+
+
+def test_committed_schema_is_up_to_date():
+    committed = (ROOT / "openapi.yaml").read_text()
+    assert _generated() == committed, (
+        "openapi.yaml is stale: run python manage.py spectacular --file openapi.yaml"
+    )
+
+
+def test_every_operation_has_envelope_errors_security_and_scope():
+    document = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+    seen = set()
+    for path, operations in document["paths"].items():
+        op = operations["get"]
+        seen.add((path, op["operationId"], op["x-required-scope"]))
+        assert set(operations) == {"get"}
+        assert op["security"] == [{"bearerAuth": []}]
+        assert {"200", "401", "429", "500", "503"} <= set(op["responses"])
+        for status, response in op["responses"].items():
+            ref = response["content"]["application/json"]["schema"]["$ref"]
+            assert ref.endswith("/Error") == (status != "200")
+        if op["x-required-scope"]:
+            assert "403" in op["responses"]
+            assert f"`{op['x-required-scope']}`" in op["description"]
+    assert seen == OPERATIONS
+    error = document["components"]["schemas"]["Error"]
+    code_ref = error["properties"]["code"]["$ref"].rsplit("/", 1)[1]
+    assert document["components"]["schemas"][code_ref]["enum"] == s.ERROR_CODES
+    scheme = document["components"]["securitySchemes"]["bearerAuth"]
+    assert scheme["type"] == "http" and scheme["scheme"] == "bearer"
+
+
+@pytest.mark.django_db
+def test_schema_yaml_and_json_and_docs_pages_need_no_token():
+    client = APIClient()
+    yaml_response = client.get("/api/v1/schema")
+    assert yaml_response.status_code == 200
+    assert yaml.safe_load(yaml_response.content)["openapi"].startswith("3.")
+    json_response = client.get("/api/v1/schema?format=json")
+    assert json_response.status_code == 200
+    assert json.loads(json_response.content)["info"]["title"] == "Role-play reporting API"
+    for page in ("/api/v1/docs", "/api/v1/redoc"):
+        response = client.get(page)
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert "/static/drf_spectacular_sidecar/" in html
+        assert "cdn." not in html and "unpkg" not in html  # no internet needed
+
+
+@pytest.mark.django_db
+def test_documented_shapes_match_the_responses(api, tenant):
+    card = ScorecardFactory(session__tenant=tenant)
+    session = api.get("/api/v1/sessions").json()["data"][0]
+    assert set(session) == set(s.SessionSerializer().fields)
+    detail = api.get(f"/api/v1/sessions/{card.session_id}").json()["data"]
+    assert set(detail) == set(s.SessionDetailSerializer().fields)
+    assert set(detail["transcript"][0]) == set(s.TurnSerializer().fields)
+    scorecard = api.get(f"/api/v1/scorecards/{card.id}").json()["data"]
+    assert set(scorecard) == set(s.ScorecardSerializer().fields)
+    scenario = api.get("/api/v1/scenarios").json()["data"][0]
+    assert set(scenario) == set(s.ScenarioSerializer().fields)
+    user = api.get("/api/v1/users?include=email").json()["data"][0]
+    assert set(user) == set(s.UserSerializer().fields)
+    summary = api.get("/api/v1/analytics/summary").json()["data"]
+    assert set(summary) == set(s.SummarySerializer.fields)
+    token = api.get("/api/v1/token").json()["data"]
+    assert set(token) == set(s.TokenInfoSerializer().fields)
