@@ -65,7 +65,7 @@ def decode_opaque(raw: str, size: int) -> OpaqueKey:
     if (
         not isinstance(key, list)
         or len(key) != size
-        or not all(isinstance(item, str) for item in key)
+        or not all(isinstance(item, str) and "\x00" not in item for item in key)
         or not UUID_RE.match(key[-1])
     ):
         raise ValueError("is not a cursor returned by this endpoint")

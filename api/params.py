@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, time
 from typing import Literal
 
 from .errors import InvalidParameter
@@ -29,6 +29,8 @@ UUID_RE = re.compile(
 TIMESTAMP_HELP = "must be an ISO 8601 timestamp such as 2026-05-06T17:00:00Z or a date 2026-05-06"
 
 Edge = Literal["start", "end"]
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+LATEST = datetime.max.replace(tzinfo=UTC)
 
 
 def parse_timestamp(raw: str, *, date_means: Edge = "start") -> datetime:
@@ -36,11 +38,13 @@ def parse_timestamp(raw: str, *, date_means: Edge = "start") -> datetime:
     match = TIMESTAMP_RE.match(raw.strip())
     if not match:
         raise ValueError(TIMESTAMP_HELP)
+    if match["date"].startswith("0000-"):
+        return EARLIEST  # RFC 3339 allows year 0; Python's calendar starts at year 1
     try:
         day = datetime.strptime(match["date"], "%Y-%m-%d").replace(tzinfo=UTC)
         if match["time"] is None:
             if date_means == "end":
-                return day + timedelta(days=1, microseconds=-1)
+                return day.replace(hour=23, minute=59, second=59, microsecond=999999)
             return day
         clock = match["time"]
         if match["fraction"]:  # Python keeps microseconds; finer digits are dropped
@@ -50,9 +54,15 @@ def parse_timestamp(raw: str, *, date_means: Edge = "start") -> datetime:
         if offset[0] == " ":
             offset = "+" + offset[1:]
         zone = datetime.fromisoformat(f"2000-01-01T00:00:00{offset.upper()}").tzinfo
-        return datetime.combine(day.date(), parsed_time, tzinfo=zone).astimezone(UTC)
-    except (ValueError, OverflowError):
+        local = datetime.combine(day.date(), parsed_time, tzinfo=zone)
+    except ValueError:
         raise ValueError(TIMESTAMP_HELP) from None
+    try:
+        return local.astimezone(UTC)
+    except OverflowError:
+        # A real instant just outside what Python can hold (0001-01-01T00:00+01:00): nothing
+        # happened before or after it, so the nearest representable instant means the same.
+        return EARLIEST if local.year == 1 else LATEST
 
 
 class QueryParams:
@@ -61,6 +71,10 @@ class QueryParams:
         self.errors: dict[str, list[str]] = {}
 
     def _raw(self, name: str) -> str | None:
+        values = self.query.getlist(name) if hasattr(self.query, "getlist") else None
+        if values is not None and len(values) > 1:
+            self.error(name, "must be given at most once")
+            return None
         return self.query.get(name)
 
     def error(self, name: str, message: str) -> None:

@@ -240,11 +240,22 @@ SCENARIO_ID = query(
 )
 SESSION_CURSOR = query(
     "cursor",
-    {"type": "string", "pattern": r"^[0-9T:.+\- Zz]+(~[0-9a-fA-F-]{36})?$"},
-    "The previous page's `next_cursor`: an RFC 3339 timestamp (sessions strictly before it), "
-    "followed by `~<session id>` only when the next page starts at that same instant.",
+    {"type": "string", "format": "session-cursor", "example": "2026-05-06T17:00:00Z"},
+    "The previous page's `next_cursor`: the RFC 3339 `started_at` of its last session "
+    "(sessions strictly before it follow), with `~<session id>` appended only when the next "
+    "page starts at that same instant, e.g. `2026-05-06T17:00:00Z~30000000-0000-0000-0000-"
+    "000000000004`. Any ISO 8601 timestamp is accepted and means 'strictly before'.",
 )
-OPAQUE_CURSOR = query("cursor", {"type": "string"}, "The previous page's `next_cursor` (opaque).")
+SCENARIO_CURSOR = query(
+    "cursor",
+    {"type": "string", "format": "scenario-cursor"},
+    "The previous page's `next_cursor` (opaque).",
+)
+USER_CURSOR = query(
+    "cursor",
+    {"type": "string", "format": "user-cursor"},
+    "The previous page's `next_cursor` (opaque).",
+)
 PATH_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 
 
@@ -290,11 +301,12 @@ TOKEN_ONE = _envelope("TokenEnvelope", TokenInfoSerializer())
 __all__ = [
     "FROM",
     "LIMIT",
-    "OPAQUE_CURSOR",
     "PATH_ID",
+    "SCENARIO_CURSOR",
     "SCENARIO_ID",
     "SESSION_CURSOR",
     "TO",
+    "USER_CURSOR",
     "USER_ID",
     "OpenApiExample",
     "api_operation",

@@ -7,8 +7,8 @@ from api.params import QueryParams
 from api.schema import (
     FROM,
     LIMIT,
-    OPAQUE_CURSOR,
     PATH_ID,
+    SCENARIO_CURSOR,
     SCENARIO_ID,
     SCENARIO_PAGE,
     SESSION_CURSOR,
@@ -91,7 +91,7 @@ class ScenarioViewSet(TenantScopedViewSet):
         operation_id="list_scenarios",
         summary="List scenarios: active first, then archived; by name",
         response=SCENARIO_PAGE,
-        parameters=[LIMIT, OPAQUE_CURSOR],
+        parameters=[LIMIT, SCENARIO_CURSOR],
         errors=[400, 403],
     )
     def list(self, request: Request) -> Response:

@@ -3,7 +3,7 @@ from rest_framework.response import Response
 
 from api.formats import rfc3339
 from api.params import QueryParams
-from api.schema import LIMIT, OPAQUE_CURSOR, USER_PAGE, api_operation, enum_query
+from api.schema import LIMIT, USER_CURSOR, USER_PAGE, api_operation, enum_query
 from api.viewsets import TenantScopedViewSet, envelope
 
 from . import selectors
@@ -25,7 +25,7 @@ class UserViewSet(TenantScopedViewSet):
                 ("email",),
                 "`email` adds each user's email; needs the `users:email` scope (else 403).",
             ),
-            OPAQUE_CURSOR,
+            USER_CURSOR,
         ],
         errors=[400, 403],
     )

@@ -73,3 +73,17 @@ def test_constant_query_count(api, tenant, limit, django_assert_max_num_queries)
     api.get(URL)
     with django_assert_max_num_queries(2):
         assert len(api.get(URL, {"limit": limit}).json()["data"]) == limit
+
+
+def test_cursor_with_a_nul_character_is_400_not_500(api):
+    from api.cursors import encode_opaque
+
+    cursor = encode_opaque(["active", "a\x00b", "10000000-0000-0000-0000-000000000001"])
+    response = api.get(URL, {"cursor": cursor})
+    assert response.status_code == 400
+
+
+def test_a_parameter_given_twice_is_400(api):
+    response = api.get(URL + "?limit=1&limit=2")
+    assert response.status_code == 400
+    assert response.json()["details"]["limit"] == ["must be given at most once"]
