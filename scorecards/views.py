@@ -2,6 +2,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.examples import example
 from api.formats import rfc3339
 from api.schema import PATH_ID, SCORECARD_ONE, api_operation
 from api.viewsets import TenantScopedViewSet, envelope
@@ -14,6 +15,7 @@ class ScorecardViewSet(TenantScopedViewSet):
 
     @api_operation(
         operation_id="get_scorecard",
+        examples=example("scorecard"),
         summary="One scorecard",
         response=SCORECARD_ONE,
         parameters=[PATH_ID],

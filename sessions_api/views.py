@@ -3,6 +3,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.cursors import SessionCursor
+from api.examples import example
 from api.params import QueryParams
 from api.schema import (
     FROM,
@@ -33,6 +34,7 @@ class SessionViewSet(TenantScopedViewSet):
 
     @api_operation(
         operation_id="list_sessions",
+        examples=example("session_page"),
         summary="List sessions, newest first",
         response=SESSION_PAGE,
         parameters=[
@@ -72,6 +74,7 @@ class SessionViewSet(TenantScopedViewSet):
 
     @api_operation(
         operation_id="get_session",
+        examples=example("session"),
         summary="One session with its transcript",
         response=SESSION_ONE,
         parameters=[PATH_ID],
@@ -89,6 +92,7 @@ class ScenarioViewSet(TenantScopedViewSet):
 
     @api_operation(
         operation_id="list_scenarios",
+        examples=example("scenario_page"),
         summary="List scenarios: active first, then archived; by name",
         response=SCENARIO_PAGE,
         parameters=[LIMIT, SCENARIO_CURSOR],

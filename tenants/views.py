@@ -1,6 +1,7 @@
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.examples import example
 from api.formats import rfc3339
 from api.params import QueryParams
 from api.schema import LIMIT, USER_CURSOR, USER_PAGE, api_operation, enum_query
@@ -15,6 +16,7 @@ class UserViewSet(TenantScopedViewSet):
 
     @api_operation(
         operation_id="list_users",
+        examples=example("user_page"),
         summary="List users (reps) by name",
         response=USER_PAGE,
         parameters=[

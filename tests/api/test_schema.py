@@ -95,3 +95,39 @@ def test_documented_shapes_match_the_responses(api, tenant):
     assert set(summary) == set(s.SummarySerializer.fields)
     token = api.get("/api/v1/token").json()["data"]
     assert set(token) == set(s.TokenInfoSerializer().fields)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("kind", "url"),
+    [
+        ("session_page", "/api/v1/sessions?limit=2"),
+        ("session", None),
+        ("scorecard", None),
+        ("scenario_page", None),
+        ("user_page", None),
+    ],
+)
+def test_schema_examples_are_real_responses_for_the_demo_data(client_for, kind, url):
+    from api.examples import example
+    from tenants.models import Tenant
+    from tests.sessions_api.importing import run_import
+
+    run_import(str(ROOT / "fixtures" / "demo.jsonl"))
+    api = client_for(Tenant.objects.get(slug="acme"))
+    value = example(kind)[0].value
+    if kind == "session":
+        url = f"/api/v1/sessions/{value['data']['id']}"
+        real = api.get(url).json()
+        real["data"]["transcript"] = real["data"]["transcript"][:4]
+    elif kind == "scorecard":
+        real = api.get(f"/api/v1/scorecards/{value['data']['id']}").json()
+    elif kind == "scenario_page":
+        real = api.get("/api/v1/scenarios?limit=100").json()
+        real["data"] = real["data"][:2]
+    elif kind == "user_page":
+        real = api.get("/api/v1/users?limit=100").json()
+        real["data"] = real["data"][:2]
+    else:
+        real = api.get(url).json()
+    assert real == value
