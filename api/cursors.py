@@ -48,6 +48,11 @@ class SessionCursor:
         return cls(started_at, uuid.UUID(tie))
 
 
+def session_cursor(started_at: str, tie_id: str | None) -> str:
+    """``next_cursor`` from wire-format text: the RFC 3339 instant, ``~id`` only on a tie."""
+    return started_at if tie_id is None else f"{started_at}{TIE_BREAK_SEPARATOR}{tie_id}"
+
+
 def encode_opaque(key: list[str]) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(key)).decode().rstrip("=")
 

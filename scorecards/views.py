@@ -1,9 +1,9 @@
+import orjson
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.examples import example
-from api.formats import rfc3339
 from api.schema import PATH_ID, SCORECARD_ONE, api_operation
 from api.viewsets import TenantScopedViewSet, envelope
 
@@ -27,15 +27,15 @@ class ScorecardViewSet(TenantScopedViewSet):
             raise NotFound()
         return envelope(
             {
-                "id": str(row["id"]),
-                "session_id": str(row["session_id"]),
-                "user_id": str(row["user_id"]),
-                "scenario_id": str(row["scenario_id"]),
-                "overall_score": row["overall_score"],
-                "verdict": row["verdict"],
-                "headline": row["headline"],
-                "categories": row["categories"],
-                "callouts": row["callouts"],
-                "created_at": rfc3339(row["created_at"]),
+                "id": row["w_id"],
+                "session_id": row["w_session_id"],
+                "user_id": row["w_user_id"],
+                "scenario_id": row["w_scenario_id"],
+                "overall_score": row["w_overall_score"],
+                "verdict": row["w_verdict"],
+                "headline": row["w_headline"],
+                "categories": orjson.Fragment(row["w_categories"]),
+                "callouts": orjson.Fragment(row["w_callouts"]),
+                "created_at": row["w_created_at"],
             }
         )

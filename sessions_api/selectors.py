@@ -9,21 +9,24 @@ from typing import Any
 
 from django.db.models import F, Q
 
-from api.cursors import OpaqueKey, SessionCursor, encode_opaque
+from api.cursors import OpaqueKey, SessionCursor, encode_opaque, session_cursor
+from api.dbfunctions import RFC3339, JSONText, UUIDText
 from tenants.models import Tenant
 
 from .models import Scenario, Session
 
-SESSION_FIELDS = (
-    "id",
-    "user_id",
-    "scenario_id",
-    "status",
-    "started_at",
-    "ended_at",
-    "duration_seconds",
-    "created_at",
-)
+# Rendered by the database in wire format (api/dbfunctions.py): no datetime/UUID round trips.
+SESSION_COLUMNS = {
+    "w_id": UUIDText("id"),
+    "w_user_id": UUIDText("user_id"),
+    "w_scenario_id": UUIDText("scenario_id"),
+    "w_status": F("status"),
+    "w_started_at": RFC3339("started_at"),
+    "w_ended_at": RFC3339("ended_at"),
+    "w_duration_seconds": F("duration_seconds"),
+    "w_created_at": RFC3339("created_at"),
+    "w_scorecard_id": UUIDText("scorecard__id"),
+}
 
 
 @dataclass(frozen=True)
@@ -66,23 +69,20 @@ def session_list(
         if cursor.id is not None:
             before |= Q(started_at=cursor.started_at, id__lt=cursor.id)
         sessions = sessions.filter(before)
-    rows = list(
-        sessions.order_by("-started_at", "-id").values(
-            *SESSION_FIELDS, scorecard_id=F("scorecard__id")
-        )[: limit + 1]
-    )
+    rows = list(sessions.order_by("-started_at", "-id").values(**SESSION_COLUMNS)[: limit + 1])
     if len(rows) <= limit:
         return rows, None
     last, following = rows[limit - 1], rows[limit]
-    tie = last["id"] if following["started_at"] == last["started_at"] else None
-    return rows[:limit], SessionCursor(last["started_at"], tie).encode()
+    # Timestamps are canonical text: equal strings are equal instants.
+    tie = last["w_id"] if following["w_started_at"] == last["w_started_at"] else None
+    return rows[:limit], session_cursor(last["w_started_at"], tie)
 
 
 def session_get(*, tenant: Tenant, session_id: uuid.UUID) -> dict[str, Any] | None:
     return (
         Session.objects.for_tenant(tenant)
         .filter(id=session_id)
-        .values(*SESSION_FIELDS, "transcript", scorecard_id=F("scorecard__id"))
+        .values(**SESSION_COLUMNS, w_transcript=JSONText("transcript"))
         .first()
     )
 
@@ -101,10 +101,14 @@ def scenario_list(
         )
     rows = list(
         scenarios.order_by("status", "name", "id").values(
-            "id", "name", "call_type", "status", "created_at"
+            w_id=UUIDText("id"),
+            w_name=F("name"),
+            w_call_type=F("call_type"),
+            w_status=F("status"),
+            w_created_at=RFC3339("created_at"),
         )[: limit + 1]
     )
     if len(rows) <= limit:
         return rows, None
     last = rows[limit - 1]
-    return rows[:limit], encode_opaque([last["status"], last["name"], str(last["id"])])
+    return rows[:limit], encode_opaque([last["w_status"], last["w_name"], last["w_id"]])

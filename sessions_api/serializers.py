@@ -1,43 +1,40 @@
 """Output shapes of sessions and scenarios (shared/api-v1.md). Rows in, wire dicts out.
 
-Plain functions over ``.values()`` rows rather than DRF serializers: the shapes are flat and
-fixed, and a list page of 100 sessions should not pay for 100 serializer instances.
+The selectors have the database render every value in wire format (``w_`` columns, see
+api/dbfunctions.py), so shaping is renaming: no DRF serializer instances, no datetime or UUID
+objects, and JSON documents pass through as ``orjson.Fragment``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from api.formats import rfc3339
-
-
-def _id(value) -> str | None:
-    return None if value is None else str(value)
+import orjson
 
 
 def session_data(row: dict[str, Any]) -> dict[str, Any]:
     return {
-        "id": str(row["id"]),
-        "user_id": str(row["user_id"]),
-        "scenario_id": str(row["scenario_id"]),
-        "status": row["status"],
-        "started_at": rfc3339(row["started_at"]),
-        "ended_at": rfc3339(row["ended_at"]),
-        "duration_seconds": row["duration_seconds"],
-        "created_at": rfc3339(row["created_at"]),
-        "scorecard_id": _id(row["scorecard_id"]),
+        "id": row["w_id"],
+        "user_id": row["w_user_id"],
+        "scenario_id": row["w_scenario_id"],
+        "status": row["w_status"],
+        "started_at": row["w_started_at"],
+        "ended_at": row["w_ended_at"],
+        "duration_seconds": row["w_duration_seconds"],
+        "created_at": row["w_created_at"],
+        "scorecard_id": row["w_scorecard_id"],
     }
 
 
 def session_detail_data(row: dict[str, Any]) -> dict[str, Any]:
-    return {**session_data(row), "transcript": row["transcript"]}
+    return {**session_data(row), "transcript": orjson.Fragment(row["w_transcript"])}
 
 
 def scenario_data(row: dict[str, Any]) -> dict[str, Any]:
     return {
-        "id": str(row["id"]),
-        "name": row["name"],
-        "call_type": row["call_type"],
-        "status": row["status"],
-        "created_at": rfc3339(row["created_at"]),
+        "id": row["w_id"],
+        "name": row["w_name"],
+        "call_type": row["w_call_type"],
+        "status": row["w_status"],
+        "created_at": row["w_created_at"],
     }

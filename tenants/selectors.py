@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import CharField, F, OuterRef, Q, Subquery
 
 from api.cursors import OpaqueKey, encode_opaque
+from api.dbfunctions import RFC3339, UUIDText
 from sessions_api.models import Session
 
 from .models import Rep, Tenant
@@ -27,14 +28,18 @@ def user_list(
         Session.objects.for_tenant(tenant)
         .filter(user_id=OuterRef("id"))
         .order_by("-started_at")
-        .values("started_at")[:1]
+        .values(w=RFC3339("started_at"))[:1]
     )
     rows = list(
-        reps.order_by("full_name", "id")
-        .annotate(last_session_at=Subquery(latest))
-        .values("id", "full_name", "email", "role", "last_session_at")[: limit + 1]
+        reps.order_by("full_name", "id").values(
+            w_id=UUIDText("id"),
+            w_full_name=F("full_name"),
+            w_email=F("email"),
+            w_role=F("role"),
+            w_last_session_at=Subquery(latest, output_field=CharField()),
+        )[: limit + 1]
     )
     if len(rows) <= limit:
         return rows, None
     last = rows[limit - 1]
-    return rows[:limit], encode_opaque([last["full_name"], str(last["id"])])
+    return rows[:limit], encode_opaque([last["w_full_name"], last["w_id"]])

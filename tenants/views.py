@@ -2,7 +2,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.examples import example
-from api.formats import rfc3339
 from api.params import QueryParams
 from api.schema import LIMIT, USER_CURSOR, USER_PAGE, api_operation, enum_query
 from api.viewsets import TenantScopedViewSet, envelope
@@ -48,12 +47,12 @@ class UserViewSet(TenantScopedViewSet):
         data = []
         for row in rows:
             item = {
-                "id": str(row["id"]),
-                "full_name": row["full_name"],
-                "role": row["role"],
-                "last_session_at": rfc3339(row["last_session_at"]),
+                "id": row["w_id"],
+                "full_name": row["w_full_name"],
+                "role": row["w_role"],
+                "last_session_at": row["w_last_session_at"],
             }
             if with_email:
-                item["email"] = row["email"] or None
+                item["email"] = row["w_email"] or None
             data.append(item)
         return envelope(data, next_cursor=next_cursor)
