@@ -45,19 +45,28 @@ class Usage:
         }
 
 
-def _hit(key: str, limit: int, *, count: bool = True) -> Usage:
+def _count(cache, key: str) -> int:
+    """Increment and read a window counter in one round trip where the store allows it."""
+    client = getattr(cache, "client", None)
+    if client is not None and hasattr(client, "get_client"):  # django-redis
+        redis = client.get_client(write=True)
+        full_key = cache.make_and_validate_key(key)
+        pipe = redis.pipeline(transaction=False)
+        pipe.incr(full_key)
+        pipe.expire(full_key, WINDOW_SECONDS + 5, nx=True)
+        used, _ = pipe.execute()
+        return int(used)
+    # add() is a no-op when the key exists; incr() is atomic in LocMem.
+    cache.add(key, 0, timeout=WINDOW_SECONDS + 5)
+    return cache.incr(key)
+
+
+def _hit(key: str, limit: int) -> Usage:
     now = int(time.time())
     window = now - now % WINDOW_SECONDS
     reset_at = window + WINDOW_SECONDS
-    cache = caches[settings.API_RATE_LIMIT_CACHE]
-    full_key = f"rl:{key}:{window}"
     try:
-        if count:
-            # add() is a no-op when the key exists; incr() is atomic in Redis and LocMem alike.
-            cache.add(full_key, 0, timeout=WINDOW_SECONDS + 5)
-            used = cache.incr(full_key)
-        else:
-            used = cache.get(full_key, 0)
+        used = _count(caches[settings.API_RATE_LIMIT_CACHE], f"rl:{key}:{window}")
     except Exception:  # the limiter must never take the API down with it
         logger.warning("rate-limit store unavailable; not limiting", exc_info=True)
         used = 0
@@ -70,12 +79,6 @@ def hit_token(token_id: str, limit: int) -> Usage:
 
 def client_address(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR") or "unknown"
-
-
-def failed_auth_usage(request: HttpRequest) -> Usage:
-    return _hit(
-        f"authfail:{client_address(request)}", settings.API_FAILED_AUTH_PER_MINUTE, count=False
-    )
 
 
 def record_failed_auth(request: HttpRequest) -> Usage:

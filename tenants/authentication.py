@@ -44,15 +44,16 @@ class BearerTokenAuthentication(BaseAuthentication):
         header = request.META.get("HTTP_AUTHORIZATION")
         if header is None:
             return None
-        blocked = ratelimit.failed_auth_usage(request)
-        if blocked.count >= blocked.limit:
-            raise RateLimited(
-                blocked.retry_after, "Too many failed authentication attempts; retry later."
-            )
         try:
             return self._authenticate(header)
         except (InvalidToken, TokenExpired, TokenRevoked):
-            ratelimit.record_failed_auth(request)
+            # Counted on failure only, so a valid request costs no extra round trip. Past the
+            # limit the answer is 429 whatever was sent: guessing stops paying off.
+            failures = ratelimit.record_failed_auth(request)
+            if failures.exceeded:
+                raise RateLimited(
+                    failures.retry_after, "Too many failed authentication attempts; retry later."
+                ) from None
             raise
 
     def _authenticate(self, header: str) -> tuple[TokenPrincipal, ApiToken]:
