@@ -85,8 +85,10 @@ def django_env(database_url: str) -> dict[str, str]:
 
 def manage(env: dict[str, str], *args: str) -> str:
     result = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, check=True
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True
     )
+    if result.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stderr.decode()[-3000:]}")
     return result.stdout.decode().strip()
 
 

@@ -5,7 +5,6 @@
   queryset and the same output shaping (what keyset pagination is compared with).
 """
 
-from django.db.models import F
 from django.http import JsonResponse
 from django.urls import include, path
 from rest_framework.pagination import LimitOffsetPagination
@@ -13,7 +12,7 @@ from rest_framework.response import Response
 
 from api.viewsets import TenantScopedViewSet
 from sessions_api.models import Session
-from sessions_api.selectors import SESSION_FIELDS
+from sessions_api.selectors import SESSION_COLUMNS
 from sessions_api.serializers import session_data
 
 FIXED = {"ok": True, "data": {"id": "30000000-0000-0000-0000-000000000001", "status": "scored"}}
@@ -30,11 +29,7 @@ class OffsetSessionViewSet(TenantScopedViewSet):
         return Session.objects.all()
 
     def list(self, request):
-        rows = (
-            self.get_queryset()
-            .order_by("-started_at", "-id")
-            .values(*SESSION_FIELDS, scorecard_id=F("scorecard__id"))
-        )
+        rows = self.get_queryset().order_by("-started_at", "-id").values(**SESSION_COLUMNS)
         paginator = LimitOffsetPagination()
         page = paginator.paginate_queryset(rows, request, view=self)
         return Response(
