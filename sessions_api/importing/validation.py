@@ -220,6 +220,33 @@ def _clean_turn(parent: _Fields, index: int, item: Any) -> dict[str, Any] | None
     return turn
 
 
+def _valid_turn(turn: Any) -> bool:
+    """The common case in one expression; any doubt goes to the detailed check for messages.
+
+    Accepts exactly what ``_clean_turn`` accepts without problems (a hypothesis test holds the
+    two together), so that speed never skips a rule.
+    """
+    if type(turn) is not dict:
+        return False
+    message, time = turn.get("message"), turn.get("time")
+    return (
+        turn.get("role") in TURN_ROLES
+        and type(message) is str
+        and len(message) <= MAX_TEXT
+        and "\x00" not in message
+        and (type(time) is int or (type(time) is float and math.isfinite(time)))
+        and 0 <= time <= MAX_INT32
+    )
+
+
+def _transcript(f: _Fields) -> list[dict[str, Any]]:
+    turns = f.items("transcript")
+    if all(_valid_turn(turn) for turn in turns):
+        # Rebuilt to the three fields of the contract, as the detailed path does.
+        return [{"role": t["role"], "message": t["message"], "time": t["time"]} for t in turns]
+    return [_clean_turn(f, i, item) for i, item in enumerate(turns)]
+
+
 def clean_session(record: dict[str, Any]) -> dict[str, Any]:
     f = _Fields(record)
     row = {
@@ -232,7 +259,7 @@ def clean_session(record: dict[str, Any]) -> dict[str, Any]:
         "ended_at": f.timestamp("ended_at", required=False),
         "duration_seconds": f.integer("duration_seconds", 0, MAX_INT32, required=False),
         "created_at": f.timestamp("created_at", required=False),
-        "transcript": [_clean_turn(f, i, item) for i, item in enumerate(f.items("transcript"))],
+        "transcript": _transcript(f),
     }
     started, ended = row["started_at"], row["ended_at"]
     if started is not None and ended is not None and ended < started:

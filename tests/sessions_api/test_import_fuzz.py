@@ -68,3 +68,28 @@ def test_arbitrary_lines_are_reported_never_raised(tmp_path_factory, data):
     except CommandError as exc:
         assert "line " in str(exc)
         assert snapshot() == before
+
+
+turn_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-5, max_value=2**31 + 5),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=5),
+    st.sampled_from(["agent", "user", "robot", "a\x00b", ""]),
+)
+turns = st.one_of(
+    st.dictionaries(st.sampled_from(["role", "message", "time", "extra"]), turn_values),
+    json_values,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(turns)
+def test_fast_turn_check_agrees_with_the_detailed_rules(turn):
+    """The fast path of transcript validation never accepts what the full rules refuse."""
+    from sessions_api.importing.validation import _clean_turn, _Fields, _valid_turn
+
+    parent = _Fields({})
+    _clean_turn(parent, 0, turn)
+    assert _valid_turn(turn) == (not parent.problems)
