@@ -88,6 +88,10 @@ class Session(TenantOwned):
                 F("id").desc(),
                 name="session_status_idx",
             ),
+            # The summary's unique_reps under a scenario filter: one index probe per rep.
+            models.Index(
+                "tenant", "scenario", "user", "started_at", name="session_scenario_user_idx"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 from django.db import DatabaseError, connection, reset_queries, transaction
 
+from analytics import rollups
 from scorecards.models import Scorecard
 from sessions_api.models import Scenario, Session
 from tenants.models import Rep, Tenant
@@ -303,7 +304,7 @@ class Importer:
         if self._batch:
             stored = self._stored_state()
             accepted = self._check_batch(stored)
-            self._write(accepted)
+            self._write(accepted, stored)
             self._check_awaiting_scorecards(final=False)
         self._batch.clear()
         self._in_batch.clear()
@@ -348,6 +349,12 @@ class Importer:
             "slug_owner": slug_owner,
             "card_of_session": card_of_session,
             "session_of_card": session_of_card,
+            # Days whose rollups change if these sessions move (read before writing).
+            "session_days": list(
+                Session.unscoped.filter(
+                    id__in=[p.row["id"] for p in self._batch if p.kind == "session"]
+                ).values_list("tenant_id", "started_at")
+            ),
         }
 
     def _check_batch(self, stored: dict[str, Any]) -> list[_Pending]:
@@ -399,7 +406,7 @@ class Importer:
                 accepted.append(pending)
         return accepted
 
-    def _write(self, accepted: list[_Pending]) -> None:
+    def _write(self, accepted: list[_Pending], stored: dict[str, Any]) -> None:
         by_kind: dict[str, dict[uuid.UUID, dict[str, Any]]] = defaultdict(dict)
         for pending in accepted:
             by_kind[pending.kind][pending.row["id"]] = pending.row  # the last line wins
@@ -426,10 +433,26 @@ class Importer:
                     Session.unscoped.filter(id__in=[r["session_id"] for r in rows]).exclude(
                         status=Session.Status.SCORED
                     ).update(status=Session.Status.SCORED)
+            self._recompute_rollups(by_kind, stored)
         except DatabaseError as exc:
             first = accepted[0].line if accepted else self.result.lines
             self._error(first, f"the database refused this batch: {exc}".strip())
             raise ImportAborted from exc
+
+    def _recompute_rollups(self, by_kind, stored: dict[str, Any]) -> None:
+        """The daily rollups of every day this batch touched, before and after."""
+        keys = rollups.new_keys()
+        for tenant_id, started_at in stored["session_days"]:
+            rollups.collect(keys, tenant_id, started_at)
+        for row in by_kind["session"].values():
+            rollups.collect(keys, row["tenant_id"], row["started_at"])
+        scored_sessions = [row["session_id"] for row in by_kind["scorecard"].values()]
+        for chunk in _chunks(scored_sessions):
+            for tenant_id, started_at in Session.unscoped.filter(id__in=chunk).values_list(
+                "tenant_id", "started_at"
+            ):
+                rollups.collect(keys, tenant_id, started_at)
+        rollups.recompute(keys)
 
     def _upsert(self, kind: str, rows: list[dict[str, Any]], update_fields: list[str]) -> None:
         if not rows:

@@ -242,6 +242,8 @@ def _valid_turn(turn: Any) -> bool:
 def _transcript(f: _Fields) -> list[dict[str, Any]]:
     turns = f.items("transcript")
     if all(_valid_turn(turn) for turn in turns):
+        if all(len(turn) == 3 for turn in turns):
+            return turns  # exactly role, message, time: already the stored shape
         # Rebuilt to the three fields of the contract, as the detailed path does.
         return [{"role": t["role"], "message": t["message"], "time": t["time"]} for t in turns]
     return [_clean_turn(f, i, item) for i, item in enumerate(turns)]

@@ -28,13 +28,15 @@ def staff_client(client):
         "/admin/sessions_api/scenario/?status__exact=active",
         "/admin/sessions_api/session/?q=Rep",
         "/admin/scorecards/scorecard/",
+        "/admin/analytics/tenantday/",
+        "/admin/analytics/scenarioday/",
     ],
 )
 def test_changelists_render(staff_client, url):
     card = ScorecardFactory()
     response = staff_client.get(url)
     assert response.status_code == 200
-    if "session" in url or "scorecard" in url:
+    if "session" in url or "scorecard" in url or "day" in url:
         assert card.tenant.name in response.content.decode()
 
 

@@ -1,0 +1,86 @@
+"""Keeping the daily rollups (analytics/models.py) exact.
+
+``recompute`` rebuilds the rows of given (tenant, UTC day) pairs from the sessions themselves;
+writers call it for every day whose sessions or scorecards they changed, before and after the
+change (a session can move to another day). Rebuilding rather than incrementing makes it
+idempotent: re-importing a file leaves the rollups as they were.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.db.models import Count, Sum
+from django.db.models.functions import Coalesce, TruncDate
+
+from sessions_api.models import Session
+
+from .models import ScenarioDay, TenantDay
+
+DayKeys = dict[uuid.UUID, set[date]]
+
+
+def day_of(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()
+
+
+def start_of(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _ranges(days: Iterable[date]) -> list[tuple[date, date]]:
+    """Consecutive days merged into inclusive ranges: few queries for a typical batch."""
+    ranges: list[tuple[date, date]] = []
+    for day in sorted(days):
+        if ranges and day - ranges[-1][1] <= timedelta(days=1):
+            ranges[-1] = (ranges[-1][0], day)
+        else:
+            ranges.append((day, day))
+    return ranges
+
+
+def collect(keys: DayKeys, tenant_id: uuid.UUID, started_at: datetime | None) -> None:
+    if started_at is not None:
+        keys[tenant_id].add(day_of(started_at))
+
+
+def new_keys() -> DayKeys:
+    return defaultdict(set)
+
+
+def recompute(keys: DayKeys) -> None:
+    for tenant_id, days in keys.items():
+        for first, last in _ranges(days):
+            sessions = Session.unscoped.filter(
+                tenant_id=tenant_id,
+                started_at__gte=start_of(first),
+                started_at__lt=start_of(last + timedelta(days=1)),
+            ).annotate(day=TruncDate("started_at", tzinfo=UTC))
+            figures = {
+                "sessions": Count("id"),
+                "scored": Count("scorecard__id"),
+                "score_total": Coalesce(Sum("scorecard__overall_score"), 0),
+            }
+            TenantDay.objects.filter(tenant_id=tenant_id, day__range=(first, last)).delete()
+            ScenarioDay.objects.filter(tenant_id=tenant_id, day__range=(first, last)).delete()
+            TenantDay.objects.bulk_create(
+                TenantDay(tenant_id=tenant_id, **row)
+                for row in sessions.values("day").annotate(**figures).order_by()
+            )
+            ScenarioDay.objects.bulk_create(
+                ScenarioDay(tenant_id=tenant_id, **row)
+                for row in sessions.values("day", "scenario_id").annotate(**figures).order_by()
+            )
+
+
+def recompute_all() -> None:
+    """Rebuild every rollup from scratch (after bulk SQL, or to verify them)."""
+    keys = new_keys()
+    for tenant_id, started_at in Session.unscoped.values_list("tenant_id", "started_at"):
+        collect(keys, tenant_id, started_at)
+    TenantDay.objects.all().delete()
+    ScenarioDay.objects.all().delete()
+    recompute(keys)
