@@ -92,6 +92,15 @@ def manage(env: dict[str, str], *args: str) -> str:
     return result.stdout.decode().strip()
 
 
+def manage_script(env: dict[str, str], script: str, *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, script, *args], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"{script} failed:\n{result.stderr[-3000:]}")
+    return result.stdout
+
+
 def timed_child(argv: list[str], env: dict[str, str]) -> tuple[float, int]:
     """Wall seconds and peak RSS (KB) of one child process."""
     started = time.perf_counter()
@@ -341,6 +350,8 @@ def run(sessions: int, tenants: int, rounds: int, depth_pages: int, wrk_seconds:
             "ratio": p_summary / p_detail,
         }
 
+        results["explain"] = manage_script(env, "bench/explain.py", str(tenant_id))
+
         # Throughput: wrk, 32 connections, realistic mix vs the bare view.
         results["throughput"] = throughput(token, sample, summary_url, scratch, wrk_seconds, first)
     finally:
@@ -454,6 +465,7 @@ def main() -> None:
     parser.add_argument("--depth", type=int, default=10_000, help="cursor pages to follow")
     parser.add_argument("--wrk-seconds", type=int, help="seconds per wrk run")
     parser.add_argument("--write", action="store_true", help="append to bench/RESULTS.md")
+    parser.add_argument("--explain", action="store_true", help="with --write: add query plans")
     args = parser.parse_args()
     sessions, tenants = SIZES[args.size]
     sessions = args.sessions or sessions
@@ -464,10 +476,14 @@ def main() -> None:
     command = "python bench/run.py " + " ".join(sys.argv[1:])
     text = report(results, command)
     print(text)
-    print(json.dumps(results, indent=2, default=str), file=sys.stderr)
+    printable = {k: v for k, v in results.items() if k != "explain"}
+    print(json.dumps(printable, indent=2, default=str), file=sys.stderr)
     if args.write:
         with (ROOT / "bench" / "RESULTS.md").open("a") as handle:
             handle.write("\n" + text)
+            if args.explain:
+                handle.write("\n<details><summary>Query plans (EXPLAIN ANALYZE)</summary>\n\n")
+                handle.write(results["explain"] + "</details>\n")
 
 
 if __name__ == "__main__":
