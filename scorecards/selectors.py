@@ -5,6 +5,7 @@ from typing import Any
 
 from django.db.models import F
 
+from api import compiled
 from api.dbfunctions import RFC3339, JSONText, UUIDText
 from tenants.models import Tenant
 
@@ -14,9 +15,11 @@ from .models import Scorecard
 def scorecard_get(*, tenant: Tenant, scorecard_id: uuid.UUID) -> dict[str, Any] | None:
     """One scorecard in wire format (see api/dbfunctions.py), with its session's rep and
     scenario from the same query."""
-    return (
-        Scorecard.objects.for_tenant(tenant)
-        .filter(id=scorecard_id)
+    field = Scorecard._meta.get_field
+    found = compiled.rows(
+        "scorecard_get",
+        lambda v: Scorecard.objects.for_tenant(v["tenant"])
+        .filter(id=v["id"])
         .values(
             w_id=UUIDText("id"),
             w_session_id=UUIDText("session_id"),
@@ -28,6 +31,7 @@ def scorecard_get(*, tenant: Tenant, scorecard_id: uuid.UUID) -> dict[str, Any] 
             w_categories=JSONText("categories"),
             w_callouts=JSONText("callouts"),
             w_created_at=RFC3339("created_at"),
-        )
-        .first()
+        )[:1],
+        {"tenant": (field("tenant"), tenant.pk), "id": (field("id"), scorecard_id)},
     )
+    return found[0] if found else None

@@ -5,10 +5,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from collections.abc import Mapping
 from typing import Any
 
 from django.db.models import F, Q
 
+from api import compiled
 from api.cursors import OpaqueKey, SessionCursor, encode_opaque, session_cursor
 from api.dbfunctions import RFC3339, JSONText, UUIDText
 from tenants.models import Tenant
@@ -38,19 +40,44 @@ class SessionFilters:
     status: str | None = None
 
 
-def _filtered_sessions(*, tenant: Tenant, filters: SessionFilters):
-    sessions = Session.objects.for_tenant(tenant)
-    if filters.started_from is not None:
-        sessions = sessions.filter(started_at__gte=filters.started_from)
-    if filters.started_to is not None:
-        sessions = sessions.filter(started_at__lte=filters.started_to)
-    if filters.user_id is not None:
-        sessions = sessions.filter(user_id=filters.user_id)
-    if filters.scenario_id is not None:
-        sessions = sessions.filter(scenario_id=filters.scenario_id)
-    if filters.status is not None:
-        sessions = sessions.filter(status=filters.status)
+_FIELD = Session._meta.get_field
+# Placeholder name -> the field its value is compared with (see api/compiled.py).
+_SESSION_PARAMS = {
+    "tenant": _FIELD("tenant"),
+    "started_from": _FIELD("started_at"),
+    "started_to": _FIELD("started_at"),
+    "user_id": _FIELD("user"),
+    "scenario_id": _FIELD("scenario"),
+    "status": _FIELD("status"),
+    "cursor_at": _FIELD("started_at"),
+    "cursor_id": _FIELD("id"),
+}
+
+
+def _sessions(v: Mapping[str, Any]):
+    """Sessions of one tenant narrowed by whichever filters ``v`` holds."""
+    sessions = Session.objects.for_tenant(v["tenant"])
+    if "started_from" in v:
+        sessions = sessions.filter(started_at__gte=v["started_from"])
+    if "started_to" in v:
+        sessions = sessions.filter(started_at__lte=v["started_to"])
+    if "user_id" in v:
+        sessions = sessions.filter(user_id=v["user_id"])
+    if "scenario_id" in v:
+        sessions = sessions.filter(scenario_id=v["scenario_id"])
+    if "status" in v:
+        sessions = sessions.filter(status=v["status"])
+    if "cursor_at" in v:
+        before = Q(started_at__lt=v["cursor_at"])
+        if "cursor_id" in v:
+            before |= Q(started_at=v["cursor_at"], id__lt=v["cursor_id"])
+        sessions = sessions.filter(before)
     return sessions
+
+
+def _bind(**values: Any) -> dict[str, tuple[Any, Any]]:
+    """The given (not None) values with the fields they are compared with."""
+    return {k: (_SESSION_PARAMS[k], v) for k, v in values.items() if v is not None}
 
 
 def session_list(
@@ -63,13 +90,23 @@ def session_list(
     costs. ``limit + 1`` rows are fetched to learn whether another page exists and whether it
     starts at the same instant (only then is a tie-break id needed in the cursor).
     """
-    sessions = _filtered_sessions(tenant=tenant, filters=filters)
-    if cursor is not None:
-        before = Q(started_at__lt=cursor.started_at)
-        if cursor.id is not None:
-            before |= Q(started_at=cursor.started_at, id__lt=cursor.id)
-        sessions = sessions.filter(before)
-    rows = list(sessions.order_by("-started_at", "-id").values(**SESSION_COLUMNS)[: limit + 1])
+    values = _bind(
+        tenant=tenant.pk,
+        started_from=filters.started_from,
+        started_to=filters.started_to,
+        user_id=filters.user_id,
+        scenario_id=filters.scenario_id,
+        status=filters.status,
+        cursor_at=cursor.started_at if cursor else None,
+        cursor_id=cursor.id if cursor else None,
+    )
+    rows = compiled.rows(
+        ("session_list", limit),
+        lambda v: _sessions(v)
+        .order_by("-started_at", "-id")
+        .values(**SESSION_COLUMNS)[: limit + 1],
+        values,
+    )
     if len(rows) <= limit:
         return rows, None
     last, following = rows[limit - 1], rows[limit]
@@ -79,12 +116,14 @@ def session_list(
 
 
 def session_get(*, tenant: Tenant, session_id: uuid.UUID) -> dict[str, Any] | None:
-    return (
-        Session.objects.for_tenant(tenant)
-        .filter(id=session_id)
-        .values(**SESSION_COLUMNS, w_transcript=JSONText("transcript"))
-        .first()
+    found = compiled.rows(
+        "session_get",
+        lambda v: Session.objects.for_tenant(v["tenant"])
+        .filter(id=v["id"])
+        .values(**SESSION_COLUMNS, w_transcript=JSONText("transcript"))[:1],
+        {"tenant": (_FIELD("tenant"), tenant.pk), "id": (_FIELD("id"), session_id)},
     )
+    return found[0] if found else None
 
 
 def scenario_list(

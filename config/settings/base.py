@@ -68,9 +68,11 @@ DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
-        # On by default: a connection broken by a database restart is replaced before use.
-        # Off saves a round trip per request, at the price of one 503 after such a restart.
-        conn_health_checks=env_bool("DATABASE_CONN_HEALTH_CHECKS", True),
+        # Off by default (Django's default too): the check is a round trip before every
+        # request, 18% of a worker's time under load (bench/RESULTS.md). Without it, a
+        # connection broken by a database restart fails one request per thread with a 503
+        # (Retry-After) and is replaced at the end of that request.
+        conn_health_checks=env_bool("DATABASE_CONN_HEALTH_CHECKS", False),
     )
 }
 
