@@ -27,8 +27,6 @@ from typing import Any
 from django.db import connections
 from django.db.models import Field, QuerySet
 
-from tenants.scoping import UnscopedQueryError
-
 # Shapes are few (filters present × page sizes); the bound only guards against surprises.
 MAX_SHAPES = 4096
 _serial = itertools.count(1)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from collections.abc import Mapping
 from typing import Any
 
 from django.db.models import F, Q
@@ -102,9 +102,9 @@ def session_list(
     )
     rows = compiled.rows(
         ("session_list", limit),
-        lambda v: _sessions(v)
-        .order_by("-started_at", "-id")
-        .values(**SESSION_COLUMNS)[: limit + 1],
+        lambda v: (
+            _sessions(v).order_by("-started_at", "-id").values(**SESSION_COLUMNS)[: limit + 1]
+        ),
         values,
     )
     if len(rows) <= limit:
@@ -118,9 +118,11 @@ def session_list(
 def session_get(*, tenant: Tenant, session_id: uuid.UUID) -> dict[str, Any] | None:
     found = compiled.rows(
         "session_get",
-        lambda v: Session.objects.for_tenant(v["tenant"])
-        .filter(id=v["id"])
-        .values(**SESSION_COLUMNS, w_transcript=JSONText("transcript"))[:1],
+        lambda v: (
+            Session.objects.for_tenant(v["tenant"])
+            .filter(id=v["id"])
+            .values(**SESSION_COLUMNS, w_transcript=JSONText("transcript"))[:1]
+        ),
         {"tenant": (_FIELD("tenant"), tenant.pk), "id": (_FIELD("id"), session_id)},
     )
     return found[0] if found else None
