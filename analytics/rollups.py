@@ -13,7 +13,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.db.models import Count, Sum
+from django.db import connection
+from django.db.models import Count, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncDate
 
 from sessions_api.models import Session
@@ -31,11 +32,17 @@ def start_of(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
+# Days this close are recomputed as one range, the days between included (recomputing a day is
+# exact whether or not it changed): a sparse tenant's year of days then costs a few range
+# queries instead of one per day (an import of 20k sessions spent 1.3 s in 1,344 queries).
+MERGE_GAP = timedelta(days=14)
+
+
 def _ranges(days: Iterable[date]) -> list[tuple[date, date]]:
-    """Consecutive days merged into inclusive ranges: few queries for a typical batch."""
+    """Nearby days merged into inclusive ranges: few queries for a batch or a whole file."""
     ranges: list[tuple[date, date]] = []
     for day in sorted(days):
-        if ranges and day - ranges[-1][1] <= timedelta(days=1):
+        if ranges and day - ranges[-1][1] <= MERGE_GAP:
             ranges[-1] = (ranges[-1][0], day)
         else:
             ranges.append((day, day))
@@ -66,14 +73,21 @@ def recompute(keys: DayKeys) -> None:
             }
             TenantDay.objects.filter(tenant_id=tenant_id, day__range=(first, last)).delete()
             ScenarioDay.objects.filter(tenant_id=tenant_id, day__range=(first, last)).delete()
-            TenantDay.objects.bulk_create(
-                TenantDay(tenant_id=tenant_id, **row)
-                for row in sessions.values("day").annotate(**figures).order_by()
+            _insert_from(TenantDay, sessions.values("tenant_id", "day").annotate(**figures))
+            _insert_from(
+                ScenarioDay,
+                sessions.values("tenant_id", "scenario_id", "day").annotate(**figures),
             )
-            ScenarioDay.objects.bulk_create(
-                ScenarioDay(tenant_id=tenant_id, **row)
-                for row in sessions.values("day", "scenario_id").annotate(**figures).order_by()
-            )
+
+
+def _insert_from(model, aggregate: QuerySet) -> None:
+    """INSERT ... SELECT of the aggregate: the rows never travel to Python and back (a file's
+    worth of days is about as many ScenarioDay rows as sessions)."""
+    query = aggregate.order_by().query
+    sql, params = query.sql_with_params()
+    columns = ", ".join((*query.values_select, *query.annotation_select))
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {model._meta.db_table} ({columns}) {sql}", params)
 
 
 def recompute_all() -> None:

@@ -83,7 +83,8 @@ def test_summary_equals_the_plain_aggregate(sessions, periods, moves):
     assert other.tenant_id != t.id
 
 
-def test_import_keeps_rollups_exact_and_reimport_changes_nothing(tmp_path):
+@pytest.mark.parametrize("batch", ["2000", "4"])  # one batch, and days spread over many
+def test_import_keeps_rollups_exact_and_reimport_changes_nothing(tmp_path, batch):
     records = [tenant(), user(1), user(2), scenario(1), scenario(2)]
     for n in range(1, 30):
         at = (T0 + timedelta(hours=7 * n)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -98,14 +99,14 @@ def test_import_keeps_rollups_exact_and_reimport_changes_nothing(tmp_path):
     from tests.sessions_api.importing import to_bytes
 
     path.write_bytes(to_bytes(records))
-    run_import(str(path))
+    run_import(str(path), "--batch-size", batch)
     from tenants.models import Tenant
 
     acme = Tenant.objects.get(slug="acme")
     start, end = T0, T0 + timedelta(days=9, hours=5)
     first = _both(acme, started_from=start, started_to=end)
     rows = sorted(TenantDay.objects.values_list("day", "sessions", "scored", "score_total"))
-    run_import(str(path))
+    run_import(str(path), "--batch-size", batch)
     assert _both(acme, started_from=start, started_to=end) == first
     assert sorted(TenantDay.objects.values_list("day", "sessions", "scored", "score_total")) == rows
     # Moving every session by a day through a second import keeps them exact too.
@@ -116,7 +117,7 @@ def test_import_keeps_rollups_exact_and_reimport_changes_nothing(tmp_path):
         for r in records
     ]
     path.write_bytes(to_bytes(moved))
-    run_import(str(path))
+    run_import(str(path), "--batch-size", batch)
     _both(acme, started_from=start, started_to=end + timedelta(days=10))
     maintained = sorted(TenantDay.objects.values_list("day", "sessions", "scored", "score_total"))
     recompute_all()  # from scratch: what the importer maintained batch by batch must match
