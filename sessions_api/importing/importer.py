@@ -474,17 +474,23 @@ class Importer:
                     # Rows not stored yet (all of them, in a first import) go straight in with
                     # COPY: no staging table, no conflict handling, the data written once.
                     fresh = [r for r in rows if r["id"] not in stored_ids]
-                    rows = [r for r in rows if r["id"] in stored_ids]
+                    if kind in HAS_OPTIONAL_CREATED_AT:
+                        fresh = [
+                            r if r["created_at"] else {**r, "created_at": self._now} for r in fresh
+                        ]
                     self._copy_new(MODELS[kind], fresh)
+                    to_upsert = [r for r in rows if r["id"] in stored_ids]
+                else:
+                    to_upsert = rows
                 if kind in HAS_OPTIONAL_CREATED_AT:
-                    stated = [r for r in rows if r["created_at"] is not None]
+                    stated = [r for r in to_upsert if r["created_at"] is not None]
                     defaulted = [
-                        {**r, "created_at": self._now} for r in rows if r["created_at"] is None
+                        {**r, "created_at": self._now} for r in to_upsert if r["created_at"] is None
                     ]
                     self._upsert(kind, stated, [*UPDATE_FIELDS[kind], "created_at"])
                     self._upsert(kind, defaulted, UPDATE_FIELDS[kind])
                 else:
-                    self._upsert(kind, rows, UPDATE_FIELDS[kind])
+                    self._upsert(kind, to_upsert, UPDATE_FIELDS[kind])
                 if kind == "session":
                     # A session that already has a scorecard stays scored, whatever the line says.
                     Session.unscoped.filter(

@@ -107,6 +107,18 @@ def test_a_scorecard_sets_its_sessions_status(tmp_path):
     assert Session.unscoped.get(id="30000000-0000-0000-0000-000000000001").status == "scored"
 
 
+def test_a_scorecard_without_created_at_gets_the_import_time_and_keeps_it(tmp_path):
+    card = scorecard(1)
+    del card["created_at"]
+    path = write_file(tmp_path, [tenant(), user(), scenario(), session(1), card])
+    before = datetime.now(UTC)
+    run_import(path)
+    first = Scorecard.unscoped.get().created_at
+    assert before <= first <= datetime.now(UTC)
+    run_import(path)
+    assert Scorecard.unscoped.get().created_at == first
+
+
 def test_a_scorecard_can_score_a_session_already_stored(tmp_path):
     run_import(write_file(tmp_path, [tenant(), user(), scenario(), session(1)]))
     run_import(write_file(tmp_path, [scorecard(1)], "more.jsonl"))
