@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import F, Q
+from django.db.models.fields.tuple_lookups import Tuple, TupleLessThan
 
 from api import compiled
 from api.cursors import OpaqueKey, SessionCursor, encode_opaque, session_cursor
@@ -67,11 +68,15 @@ def _sessions(v: Mapping[str, Any]):
         sessions = sessions.filter(scenario_id=v["scenario_id"])
     if "status" in v:
         sessions = sessions.filter(status=v["status"])
-    if "cursor_at" in v:
-        before = Q(started_at__lt=v["cursor_at"])
-        if "cursor_id" in v:
-            before |= Q(started_at=v["cursor_at"], id__lt=v["cursor_id"])
-        sessions = sessions.filter(before)
+    if "cursor_id" in v:
+        # A row comparison, not "a < x OR (a = x AND b < y)": PostgreSQL takes only the former
+        # as an index bound. The OR form is a filter over every row before the cursor: measured
+        # 35 ms vs 1.4 ms for a tie cursor 15,000 rows deep, and growing with the depth.
+        sessions = sessions.filter(
+            TupleLessThan(Tuple(F("started_at"), F("id")), (v["cursor_at"], v["cursor_id"]))
+        )
+    elif "cursor_at" in v:
+        sessions = sessions.filter(started_at__lt=v["cursor_at"])
     return sessions
 
 

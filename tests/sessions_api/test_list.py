@@ -4,6 +4,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -271,3 +273,22 @@ def test_unencoded_plus_in_an_offset_is_read_as_plus(api, tenant):
     # "+02:00" sent unencoded arrives as " 02:00": 19:00+02:00 is 17:00Z.
     response = api.get(URL + "?from=2026-05-06T19:00:00+02:00&to=2026-05-06T19:00:00+02:00")
     assert _ids(response) == [str(session.id)]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plan")
+def test_a_tie_cursor_is_an_index_bound_not_a_filter(api, tenant):
+    """However deep, a page starts where the index says: (started_at, id) < (x, y) is a bound
+    of the list index; the OR form would filter every row before the cursor."""
+    for _ in range(3):
+        SessionFactory(tenant=tenant, started_at=T0)
+    cursor = api.get(URL, {"limit": 1}).json()["next_cursor"]
+    assert "~" in cursor
+    with CaptureQueriesContext(connection) as queries:
+        assert api.get(URL, {"limit": 1, "cursor": cursor}).status_code == 200
+    page_sql = queries.captured_queries[-1]["sql"]
+    with connection.cursor() as c:
+        c.execute("SET LOCAL enable_seqscan = off")
+        c.execute("EXPLAIN " + page_sql)
+        plan = "\n".join(row[0] for row in c.fetchall())
+    assert "Index Cond" in plan and "ROW(started_at, id) <" in plan, plan
+    assert "Filter" not in plan, plan
