@@ -11,7 +11,8 @@ production settings + bench/urls.py baselines) and measures:
   and DRF's LimitOffsetPagination at the same depth;
 - framework overhead: GET /sessions?limit=100 vs raw psycopg + orjson in this process;
 - analytics: /analytics/summary over a year of the largest tenant vs GET /sessions/{id};
-- throughput: wrk, 32 connections, a realistic mix vs a bare Django view (the ceiling).
+- throughput: wrk, 32 connections, a realistic mix vs a bare Django view (the ceiling),
+  interleaved three times; the median ratio is reported.
 
 Results go to stdout and, with --write, into bench/RESULTS.md. Medians everywhere: the machines
 are shared and noisy, so only ratios measured side by side mean anything.
@@ -41,7 +42,14 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data"
-SIZES = {"smoke": (2_000, 5), "100k": (100_000, 20), "1m": (1_000_000, 20)}
+# "1.7m": the largest tenant (60%) then holds over 1,000,000 sessions, 10,000 pages of 100
+# deep, and over 500,000 in the benchmark's year: the depths the issue asks to measure.
+SIZES = {
+    "smoke": (2_000, 5),
+    "100k": (100_000, 20),
+    "1m": (1_000_000, 20),
+    "1.7m": (1_700_000, 20),
+}
 PG = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 PORT = int(os.environ.get("BENCH_PORT", "8899"))
 
@@ -216,12 +224,9 @@ def start_server(env: dict[str, str]) -> subprocess.Popen:
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "config.wsgi:application"],
         cwd=ROOT,
-        env={
-            **env,
-            "GUNICORN_BIND": f"127.0.0.1:{PORT}",
-            "GUNICORN_WORKERS": "2",
-            "GUNICORN_THREADS": "4",
-        },
+        # Workers and threads as gunicorn.conf.py sets them for this machine: the production
+        # configuration is what is measured.
+        env={**env, "GUNICORN_BIND": f"127.0.0.1:{PORT}"},
     )
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -406,9 +411,25 @@ def throughput(token, sample, summary_url, scratch, seconds, first) -> dict[str,
         mix += [first, f"/api/v1/sessions/{session_id}", f"/api/v1/scorecards/{scorecard_id}"]
     mix += [summary_url] * 10
     rng.shuffle(mix)
-    api = wrk(mix, token, scratch, seconds)
-    ceiling = wrk(["/bench/fixed"], token, scratch, seconds)
-    return {"api": api, "ceiling": ceiling, "ratio": api["rps"] / ceiling["rps"]}
+    # Interleaved, three rounds each: on a shared machine the speed of the moment drifts, and
+    # back-to-back runs of 30 s each saw the ceiling alone vary 1.3k-5.6k req/s between runs.
+    rounds = [(wrk(mix, token, scratch, seconds), wrk(["/bench/fixed"], token, scratch, seconds))
+              for _ in range(3)]  # fmt: skip
+    ratios = sorted(api["rps"] / ceiling["rps"] for api, ceiling in rounds)
+    api, ceiling = sorted(rounds, key=lambda r: r[0]["rps"] / r[1]["rps"])[1]  # the median round
+    return {
+        "api": {
+            **api,
+            "non_2xx": sum(r[0]["non_2xx"] for r in rounds),
+            "socket_errors": "; ".join(
+                r[0]["socket_errors"] for r in rounds if r[0]["socket_errors"] != "none"
+            )
+            or "none",
+        },
+        "ceiling": ceiling,
+        "ratio": ratios[1],
+        "ratios": ratios,
+    }
 
 
 # -- report --------------------------------------------------------------------------------
@@ -450,7 +471,8 @@ def report(results: dict, command: str) -> str:
             f"| throughput (wrk, 32 conns) | mix {tp['api']['rps']:,.0f} req/s, p99 "
             f"{tp['api']['p99_ms']:.0f} ms, non-2xx {tp['api']['non_2xx']}, socket errors "
             f"{tp['api']['socket_errors']} | bare Django view {tp['ceiling']['rps']:,.0f} req/s | "
-            f"{tp['ratio']:.2f} | ≥ 0.5: {verdict(tp['ratio'] >= 0.5)} |"
+            f"{tp['ratio']:.2f} (median of {', '.join(f'{r:.2f}' for r in tp['ratios'])}) | "
+            f"≥ 0.5: {verdict(tp['ratio'] >= 0.5)} |"
         )
     else:
         lines.append("| throughput | skipped: wrk not installed | | | |")
