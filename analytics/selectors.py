@@ -7,13 +7,15 @@ the sessions, the definition it must always equal (a property test compares them
 
 from __future__ import annotations
 
+import operator
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import reduce
 
-from django.db.models import Count, Exists, OuterRef, Q, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Sum, Value
 
+from api import compiled
 from sessions_api.models import Session
 from tenants.models import Rep, Tenant
 
@@ -75,6 +77,43 @@ def _full_days(started_from: datetime, started_to: datetime) -> tuple[date, date
     return first, last
 
 
+HALF_DAY = timedelta(hours=12)
+
+
+def _edges(
+    started_from: datetime, started_to: datetime, first: date, last: date
+) -> tuple[date, date, dict[str, datetime], tuple[str | None, str | None]]:
+    """How to count the partial days at both ends of the period.
+
+    Each is read from the sessions by whichever part of that day is smaller: the part inside
+    the period (added: "plus"), or the part outside it, subtracted from the day's rollup
+    ("minus"). Never more than half a day of sessions per end, however the period falls.
+    Returns the rollup's day range, the bounds, and the kind of each end (None: no partial day).
+    """
+    bounds: dict[str, datetime] = {}
+    head = tail = None
+    if started_from < start_of(first):  # the day before ``first`` is partly in the period
+        if start_of(first) - started_from <= HALF_DAY:
+            head, bounds["head_from"], bounds["head_to"] = "plus", started_from, start_of(first)
+        else:
+            first -= timedelta(days=1)
+            head, bounds["head_from"], bounds["head_to"] = "minus", start_of(first), started_from
+    if last < date.max and started_to >= start_of(last + timedelta(days=1)):
+        tail_day = last + timedelta(days=1)
+        if started_to - start_of(tail_day) <= HALF_DAY or tail_day == date.max:
+            tail, bounds["tail_from"], bounds["tail_to"] = "plus", start_of(tail_day), started_to
+        else:
+            last = tail_day
+            tail = "minus"
+            bounds["tail_from"], bounds["tail_to"] = started_to, start_of(tail_day + timedelta(1))
+    return first, last, bounds, (head, tail)
+
+
+def _one_row(queryset, **figures):
+    """A single-row aggregate as a ``values()`` queryset, which api.compiled can cache."""
+    return queryset.annotate(one=Value(1, IntegerField())).values("one").annotate(**figures)
+
+
 def summary(
     *,
     tenant: Tenant,
@@ -93,36 +132,84 @@ def summary(
             user_id=user_id,
             scenario_id=scenario_id,
         )
-    sessions = Session.objects.for_tenant(tenant)
-    rollup = TenantDay.objects.filter(tenant=tenant)
+    first, last, bounds, ends = _edges(started_from, started_to, first, last)
+    session = Session._meta.get_field
+    values = {
+        "tenant": (session("tenant"), tenant.pk),
+        "first": (TenantDay._meta.get_field("day"), first),
+        "last": (TenantDay._meta.get_field("day"), last),
+        "from": (session("started_at"), started_from),
+        "to": (session("started_at"), started_to),
+        **{name: (session("started_at"), moment) for name, moment in bounds.items()},
+    }
     if scenario_id is not None:
-        sessions = sessions.filter(scenario_id=scenario_id)
-        rollup = ScenarioDay.objects.filter(tenant=tenant, scenario_id=scenario_id)
+        values["scenario"] = (session("scenario"), scenario_id)
 
-    edges = Q(started_at__gte=started_from, started_at__lt=start_of(first))
-    if last < date.max:
-        edges |= Q(started_at__gte=start_of(last + timedelta(days=1)), started_at__lte=started_to)
-    raw = sessions.filter(edges).aggregate(
-        sessions=Count("id"),
-        scored=Count("scorecard__id"),
-        score_total=Coalesce(Sum("scorecard__overall_score"), 0),
-    )
-    rolled = rollup.filter(day__range=(first, last)).aggregate(
-        sessions=Coalesce(Sum("sessions"), 0),
-        scored=Coalesce(Sum("scored"), 0),
-        score_total=Coalesce(Sum("score_total"), 0),
-    )
-    # Distinct reps do not add up over days: one index probe per rep of the tenant instead.
-    in_period = sessions.filter(
-        user_id=OuterRef("id"), started_at__gte=started_from, started_at__lte=started_to
-    )
-    unique_reps = Rep.objects.for_tenant(tenant).filter(Exists(in_period)).count()
+    def sessions(v):
+        rows = Session.objects.for_tenant(v["tenant"])
+        return rows.filter(scenario_id=v["scenario"]) if "scenario" in v else rows
 
-    scored = raw["scored"] + rolled["scored"]
-    total = raw["score_total"] + rolled["score_total"]
+    def rollup(v):
+        if "scenario" in v:
+            rows = ScenarioDay.objects.filter(tenant_id=v["tenant"], scenario_id=v["scenario"])
+        else:
+            rows = TenantDay.objects.filter(tenant_id=v["tenant"])
+        return _one_row(
+            rows.filter(day__gte=v["first"], day__lte=v["last"]),
+            sessions=Sum("sessions"),
+            scored=Sum("scored"),
+            score_total=Sum("score_total"),
+        )
+
+    def edges(v):
+        parts: dict[str, Q] = {}
+        if ends[0]:
+            parts[ends[0]] = Q(started_at__gte=v["head_from"], started_at__lt=v["head_to"])
+        if ends[1]:
+            tail = (
+                Q(started_at__gte=v["tail_from"], started_at__lte=v["tail_to"])
+                if ends[1] == "plus"
+                else Q(started_at__gt=v["tail_from"], started_at__lt=v["tail_to"])
+            )
+            parts[ends[1]] = parts[ends[1]] | tail if ends[1] in parts else tail
+        figures = {}
+        for sign, where in parts.items():
+            figures[f"{sign}_sessions"] = Count("id", filter=where)
+            figures[f"{sign}_scored"] = Count("scorecard__id", filter=where)
+            figures[f"{sign}_score_total"] = Sum("scorecard__overall_score", filter=where)
+        return _one_row(sessions(v).filter(reduce(operator.or_, parts.values())), **figures)
+
+    def reps(v):
+        # Distinct reps do not add up over days: one index probe per rep of the tenant instead.
+        in_period = sessions(v).filter(
+            user_id=OuterRef("id"), started_at__gte=v["from"], started_at__lte=v["to"]
+        )
+        return _one_row(
+            Rep.objects.for_tenant(v["tenant"]).filter(Exists(in_period)), n=Count("id")
+        )
+
+    rolled = compiled.rows(
+        ("summary_rollup",), rollup, _only(values, "tenant", "scenario", "first", "last")
+    )[0]
+    totals = {name: rolled[name] or 0 for name in ("sessions", "scored", "score_total")}
+    if any(ends):
+        raw = compiled.rows(
+            ("summary_edges", ends), edges, _only(values, "tenant", "scenario", *bounds)
+        )[0]
+        for name in totals:
+            totals[name] += (raw.get(f"plus_{name}") or 0) - (raw.get(f"minus_{name}") or 0)
+    unique_reps = compiled.rows(
+        ("summary_reps",), reps, _only(values, "tenant", "scenario", "from", "to")
+    )[0]["n"]
+
+    scored = totals["scored"]
     return Summary(
-        sessions=raw["sessions"] + rolled["sessions"],
+        sessions=totals["sessions"],
         scored=scored,
-        avg_score=round_half_up(total, scored) if scored else None,
+        avg_score=round_half_up(totals["score_total"], scored) if scored else None,
         unique_reps=unique_reps,
     )
+
+
+def _only(values: dict, *names: str) -> dict:
+    return {name: values[name] for name in names if name in values}

@@ -21,7 +21,7 @@ import itertools
 import uuid
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.db import connections
@@ -53,6 +53,8 @@ def _sentinel(field: Field) -> Any:
     kind = internal or field.get_internal_type()
     if kind == "UUIDField":
         return uuid.UUID(int=(0x5E471E1 << 96) | n)
+    if kind == "DateField":
+        return date(1901, 2, 3) + timedelta(days=n)
     if kind == "DateTimeField":
         return datetime(1901, 2, 3, tzinfo=UTC) + timedelta(microseconds=n)
     if kind in ("CharField", "TextField", "SlugField"):
