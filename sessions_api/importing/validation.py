@@ -34,6 +34,11 @@ MAX_INT32 = 2**31 - 1
 MAX_ITEMS = 10_000
 
 
+# Every session names its tenant, rep and scenario: the same few ids, parsed once each.
+_UUIDS: dict[str, uuid.UUID] = {}
+MAX_REMEMBERED_UUIDS = 50_000
+
+
 class Invalid(Exception):
     def __init__(self, problems: list[str]):
         super().__init__("; ".join(problems))
@@ -62,10 +67,15 @@ class _Fields:
         present, value = self._get(name, required)
         if not present:
             return None
+        if type(value) is str and (known := _UUIDS.get(value)) is not None:
+            return known
         if not isinstance(value, str) or not UUID_RE.match(value):
             self._fail(name, "must be a UUID such as 30000000-0000-0000-0000-000000000001")
             return None
-        return uuid.UUID(value)
+        if len(_UUIDS) >= MAX_REMEMBERED_UUIDS:
+            _UUIDS.clear()
+        parsed = _UUIDS[value] = uuid.UUID(value)
+        return parsed
 
     def text(
         self, name: str, required: bool = True, max_length: int = MAX_NAME, blank: bool = False
@@ -220,32 +230,32 @@ def _clean_turn(parent: _Fields, index: int, item: Any) -> dict[str, Any] | None
     return turn
 
 
-def _valid_turn(turn: Any) -> bool:
-    """The common case in one expression; any doubt goes to the detailed check for messages.
-
-    Accepts exactly what ``_clean_turn`` accepts without problems (a hypothesis test holds the
-    two together), so that speed never skips a rule.
+def _plain_turns(turns: list[Any]) -> bool:
+    """True when every turn is exactly {role, message, time} and valid: the common case in one
+    tight loop, the transcript then stored as it came. Anything else goes to the detailed rules,
+    for their messages (and the rebuilt three fields). A hypothesis test holds the two together,
+    so that speed never skips a rule.
     """
-    if type(turn) is not dict:
-        return False
-    message, time = turn.get("message"), turn.get("time")
-    return (
-        turn.get("role") in TURN_ROLES
-        and type(message) is str
-        and len(message) <= MAX_TEXT
-        and "\x00" not in message
-        and (type(time) is int or (type(time) is float and math.isfinite(time)))
-        and 0 <= time <= MAX_INT32
-    )
+    for turn in turns:
+        if type(turn) is not dict or len(turn) != 3:
+            return False
+        message, time = turn.get("message"), turn.get("time")
+        if not (
+            turn.get("role") in TURN_ROLES
+            and type(message) is str
+            and len(message) <= MAX_TEXT
+            and "\x00" not in message
+            and (type(time) is int or (type(time) is float and math.isfinite(time)))
+            and 0 <= time <= MAX_INT32
+        ):
+            return False
+    return True
 
 
 def _transcript(f: _Fields) -> list[dict[str, Any]]:
     turns = f.items("transcript")
-    if all(_valid_turn(turn) for turn in turns):
-        if all(len(turn) == 3 for turn in turns):
-            return turns  # exactly role, message, time: already the stored shape
-        # Rebuilt to the three fields of the contract, as the detailed path does.
-        return [{"role": t["role"], "message": t["message"], "time": t["time"]} for t in turns]
+    if _plain_turns(turns):
+        return turns
     return [_clean_turn(f, i, item) for i, item in enumerate(turns)]
 
 
@@ -300,6 +310,60 @@ def _clean_callout(parent: _Fields, index: int, item: Any) -> dict[str, Any] | N
     return callout
 
 
+def _plain_text(value: Any, max_length: int, blank: bool = False) -> bool:
+    return (
+        type(value) is str
+        and len(value) <= max_length
+        and (blank or value.strip() != "")
+        and "\x00" not in value
+    )
+
+
+def _plain_categories(items: list[Any]) -> bool:
+    """Like _plain_turns, for scorecard categories: exactly key, label, score, feedback."""
+    for item in items:
+        if type(item) is not dict or len(item) != 4:
+            return False
+        score = item.get("score")
+        if not (
+            _plain_text(item.get("key"), 64)
+            and _plain_text(item.get("label"), MAX_NAME)
+            and type(score) is int
+            and 0 <= score <= 100
+            and _plain_text(item.get("feedback"), MAX_TEXT, blank=True)
+        ):
+            return False
+    return True
+
+
+def _plain_callouts(items: list[Any]) -> bool:
+    """Like _plain_turns, for scorecard callouts: exactly kind, text, time (a number or null)."""
+    for item in items:
+        if type(item) is not dict or len(item) != 3:
+            return False
+        time = item.get("time")
+        if not (
+            item.get("kind") in CALLOUT_KINDS
+            and _plain_text(item.get("text"), MAX_TEXT)
+            and (
+                time is None
+                or (
+                    (type(time) is int or (type(time) is float and math.isfinite(time)))
+                    and 0 <= time <= MAX_INT32
+                )
+            )
+        ):
+            return False
+    return True
+
+
+def _items(f: _Fields, name: str, plain, clean) -> list[Any]:
+    items = f.items(name)
+    if plain(items):
+        return items
+    return [clean(f, i, item) for i, item in enumerate(items)]
+
+
 def clean_scorecard(record: dict[str, Any]) -> dict[str, Any]:
     f = _Fields(record)
     row = {
@@ -309,8 +373,8 @@ def clean_scorecard(record: dict[str, Any]) -> dict[str, Any]:
         "overall_score": f.integer("overall_score", 0, 100),
         "verdict": f.choice("verdict", VERDICTS),
         "headline": f.text("headline", max_length=1000),
-        "categories": [_clean_category(f, i, item) for i, item in enumerate(f.items("categories"))],
-        "callouts": [_clean_callout(f, i, item) for i, item in enumerate(f.items("callouts"))],
+        "categories": _items(f, "categories", _plain_categories, _clean_category),
+        "callouts": _items(f, "callouts", _plain_callouts, _clean_callout),
         "created_at": f.timestamp("created_at", required=False),
     }
     f.done()

@@ -10,6 +10,15 @@ from django.core.management.base import CommandError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sessions_api.importing.validation import (
+    _clean_callout,
+    _clean_category,
+    _clean_turn,
+    _Fields,
+    _plain_callouts,
+    _plain_categories,
+    _plain_turns,
+)
 from tests.sessions_api.importing import (
     scenario,
     scorecard,
@@ -76,20 +85,115 @@ turn_values = st.one_of(
     st.integers(min_value=-5, max_value=2**31 + 5),
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=5),
-    st.sampled_from(["agent", "user", "robot", "a\x00b", ""]),
+    st.text(" \t\u00a0\u2003x", max_size=3),  # blank and not quite blank
+    st.sampled_from(["agent", "user", "robot", "strength", "improvement", "a\x00b", ""]),
+    st.text(min_size=60, max_size=70),  # around the 64-character key limit
 )
-turns = st.one_of(
-    st.dictionaries(st.sampled_from(["role", "message", "time", "extra"]), turn_values),
-    json_values,
-)
+
+
+# Each limit of the rules, on both sides: where a fast check could disagree with them.
+BOUNDARIES = [
+    *(-1, -0.5, 0, 0.5, 100, 101, 2**31 - 1, 2**31, 1e300, float("inf"), float("nan"), True),
+    *(None, "", " ", "\u2003", "a\x00b", "agent", "robot", "strength", "improvement"),
+    *("x" * 64, "x" * 65, "y" * 200, "y" * 201, "m" * 100_000, "m" * 100_001),
+]
+edge_values = st.one_of(st.sampled_from(BOUNDARIES), turn_values)
+
+
+def _items_of(valid):
+    """Lists of items that are valid, or valid but for one field changed, dropped or added:
+    where a fast check could disagree with the rules."""
+
+    def vary(draw_item):
+        item, change, key, value = draw_item
+        item = dict(item)
+        if change == "set":
+            item[key] = value
+        elif change == "drop":
+            item.pop(key, None)
+        return item
+
+    item = st.tuples(
+        st.fixed_dictionaries(valid),
+        st.sampled_from(["keep", "set", "set", "set", "drop"]),
+        st.sampled_from([*valid, "extra"]),
+        edge_values,
+    ).map(vary)
+    return st.lists(st.one_of(item, json_values), max_size=3)
+
+
+def _agrees(items, plain, clean, fields):
+    """The fast check accepts a list exactly when the detailed rules find no problem and would
+    store every item as it came: the contract's fields, nothing defaulted or dropped."""
+    parent = _Fields({})
+    cleaned = [clean(parent, i, item) for i, item in enumerate(items)]
+    exact = all(isinstance(item, dict) and len(item) == fields for item in items)
+    unchanged = not parent.problems and exact and cleaned == items
+    assert plain(items) == unchanged, (items, parent.problems)
 
 
 @settings(max_examples=500, deadline=None)
-@given(turns)
-def test_fast_turn_check_agrees_with_the_detailed_rules(turn):
-    """The fast path of transcript validation never accepts what the full rules refuse."""
-    from sessions_api.importing.validation import _clean_turn, _Fields, _valid_turn
+@given(
+    _items_of(
+        {
+            "role": st.sampled_from(["agent", "user"]),
+            "message": st.text(),
+            "time": st.integers(0, 9) | st.floats(0, 9),
+        }
+    )
+)
+def test_fast_transcript_check_agrees_with_the_detailed_rules(turns):
+    _agrees(turns, _plain_turns, _clean_turn, 3)
 
-    parent = _Fields({})
-    _clean_turn(parent, 0, turn)
-    assert _valid_turn(turn) == (not parent.problems)
+
+@settings(max_examples=500, deadline=None)
+@given(
+    _items_of(
+        {
+            "key": st.just("k"),
+            "label": st.just("Label"),
+            "score": st.integers(0, 100),
+            "feedback": st.text(max_size=3),
+        }
+    )
+)
+def test_fast_category_check_agrees_with_the_detailed_rules(categories):
+    _agrees(categories, _plain_categories, _clean_category, 4)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    _items_of(
+        {
+            "kind": st.sampled_from(["strength", "improvement"]),
+            "text": st.just("t"),
+            "time": st.integers(0, 9),
+        }
+    )
+)
+def test_fast_callout_check_agrees_with_the_detailed_rules(callouts):
+    _agrees(callouts, _plain_callouts, _clean_callout, 3)
+
+
+VALID_ITEMS = {
+    "transcript": ({"role": "agent", "message": "Hi", "time": 1.5}, _plain_turns, _clean_turn),
+    "categories": (
+        {"key": "k", "label": "Label", "score": 80, "feedback": "Good."},
+        _plain_categories,
+        _clean_category,
+    ),
+    "callouts": ({"kind": "strength", "text": "t", "time": 3}, _plain_callouts, _clean_callout),
+}
+
+
+@pytest.mark.parametrize("name", VALID_ITEMS)
+def test_fast_checks_agree_at_every_boundary_of_every_field(name):
+    """Every field of a valid item set to every boundary value, dropped, or joined by another:
+    deterministic, where random generation may miss one."""
+    valid, plain, clean = VALID_ITEMS[name]
+    variants = [valid, {**valid, "extra": 1}]
+    for key in valid:
+        variants.append({k: v for k, v in valid.items() if k != key})
+        variants += [{**valid, key: value} for value in BOUNDARIES]
+    for item in variants:
+        _agrees([valid, item], plain, clean, len(valid))
