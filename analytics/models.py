@@ -12,7 +12,7 @@ days: it is counted by one index probe per rep instead. Writers recompute the ro
 from django.db import models
 
 from sessions_api.models import Scenario
-from tenants.models import Tenant
+from tenants.models import Rep, Tenant
 
 
 class TenantDay(models.Model):
@@ -50,3 +50,26 @@ class ScenarioDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.scenario_id}: {self.sessions} sessions"
+
+
+class RepSpan(models.Model):
+    """The first and last session of each rep who has any.
+
+    unique_reps counts reps with a session in the period. A rep whose first or last session
+    falls inside it is active, one whose sessions all lie outside it is not: only reps whose
+    sessions span the whole period need their sessions probed. For a period that ends at the
+    newest data (a dashboard's "last 12 months") that is nobody.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(Rep, on_delete=models.CASCADE, related_name="+")
+    first_started_at = models.DateTimeField()
+    last_started_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "user"], name="repspan_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.first_started_at} to {self.last_started_at}"

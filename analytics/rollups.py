@@ -1,9 +1,10 @@
-"""Keeping the daily rollups (analytics/models.py) exact.
+"""Keeping the daily rollups and the reps' spans (analytics/models.py) exact.
 
 ``recompute`` rebuilds the rows of given (tenant, UTC day) pairs from the sessions themselves;
 writers call it for every day whose sessions or scorecards they changed, before and after the
 change (a session can move to another day). Rebuilding rather than incrementing makes it
-idempotent: re-importing a file leaves the rollups as they were.
+idempotent: re-importing a file leaves the rollups as they were. ``recompute_spans`` does the
+same for the reps whose sessions changed (a session can move to another rep, too).
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import connection
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Max, Min, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncDate
 
 from sessions_api.models import Session
 
-from .models import ScenarioDay, TenantDay
+from .models import RepSpan, ScenarioDay, TenantDay
 
 DayKeys = dict[uuid.UUID, set[date]]
 
@@ -58,6 +59,28 @@ def new_keys() -> DayKeys:
     return defaultdict(set)
 
 
+# tenant -> reps whose RepSpan may have changed.
+RepKeys = dict[uuid.UUID, set[uuid.UUID]]
+
+
+def recompute_spans(reps: RepKeys) -> None:
+    """Rebuild the RepSpan rows of these reps from their sessions (session_user_idx)."""
+    for tenant_id, users in reps.items():
+        ordered = sorted(users)
+        for start in range(0, len(ordered), SPAN_CHUNK):
+            chunk = ordered[start : start + SPAN_CHUNK]
+            RepSpan.objects.filter(tenant_id=tenant_id, user_id__in=chunk).delete()
+            _insert_from(
+                RepSpan,
+                Session.unscoped.filter(tenant_id=tenant_id, user_id__in=chunk)
+                .values("tenant_id", "user_id")
+                .annotate(first_started_at=Min("started_at"), last_started_at=Max("started_at")),
+            )
+
+
+SPAN_CHUNK = 500
+
+
 def recompute(keys: DayKeys) -> None:
     for tenant_id, days in keys.items():
         for first, last in _ranges(days):
@@ -93,8 +116,14 @@ def _insert_from(model, aggregate: QuerySet) -> None:
 def recompute_all() -> None:
     """Rebuild every rollup from scratch (after bulk SQL, or to verify them)."""
     keys = new_keys()
-    for tenant_id, started_at in Session.unscoped.values_list("tenant_id", "started_at"):
+    reps: RepKeys = defaultdict(set)
+    for tenant_id, started_at, user_id in Session.unscoped.values_list(
+        "tenant_id", "started_at", "user_id"
+    ):
         collect(keys, tenant_id, started_at)
+        reps[tenant_id].add(user_id)
     TenantDay.objects.all().delete()
     ScenarioDay.objects.all().delete()
+    RepSpan.objects.all().delete()
     recompute(keys)
+    recompute_spans(reps)

@@ -19,7 +19,7 @@ from api import compiled
 from sessions_api.models import Session
 from tenants.models import Rep, Tenant
 
-from .models import ScenarioDay, TenantDay
+from .models import RepSpan, ScenarioDay, TenantDay
 from .rollups import day_of, start_of
 
 
@@ -180,13 +180,28 @@ def summary(
         return _one_row(sessions(v).filter(reduce(operator.or_, parts.values())), **figures)
 
     def reps(v):
-        # Distinct reps do not add up over days: one index probe per rep of the tenant instead.
-        in_period = sessions(v).filter(
-            user_id=OuterRef("id"), started_at__gte=v["from"], started_at__lte=v["to"]
-        )
-        return _one_row(
-            Rep.objects.for_tenant(v["tenant"]).filter(Exists(in_period)), n=Count("id")
-        )
+        # Distinct reps do not add up over days. Under a scenario filter: one index probe per
+        # rep of the tenant. Otherwise the reps' spans decide, and only a rep whose sessions
+        # span the whole period is probed (see RepSpan).
+        def in_period(rep):
+            return Exists(
+                sessions(v).filter(
+                    user_id=OuterRef(rep), started_at__gte=v["from"], started_at__lte=v["to"]
+                )
+            )
+
+        if "scenario" in v:
+            reps = Rep.objects.for_tenant(v["tenant"]).filter(in_period("id"))
+        else:
+            reps = RepSpan.objects.filter(
+                Q(first_started_at__gte=v["from"])
+                | Q(last_started_at__lte=v["to"])
+                | in_period("user_id"),
+                tenant_id=v["tenant"],
+                first_started_at__lte=v["to"],
+                last_started_at__gte=v["from"],
+            )
+        return _one_row(reps, n=Count("id"))
 
     rolled = compiled.rows(
         ("summary_rollup",), rollup, _only(values, "tenant", "scenario", "first", "last")

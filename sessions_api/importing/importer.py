@@ -183,6 +183,7 @@ class Importer:
         self._awaiting_scorecard: dict[uuid.UUID, int] = {}
         self._now = datetime.now(UTC)
         self._touched_days = rollups.new_keys()
+        self._touched_reps: rollups.RepKeys = defaultdict(set)
         self._writer: ThreadPoolExecutor | None = None
         self._pending_write: Future | None = None
 
@@ -400,11 +401,11 @@ class Importer:
             "slug_owner": slug_owner,
             "card_of_session": card_of_session,
             "session_of_card": session_of_card,
-            # Days whose rollups change if these sessions move (read before writing).
+            # Days and reps whose rollups change if these sessions move (read before writing).
             "session_days": list(
                 Session.unscoped.filter(
                     id__any_of=[p.row["id"] for p in self._batch if p.kind == "session"]
-                ).values_list("tenant_id", "started_at")
+                ).values_list("tenant_id", "started_at", "user_id")
             ),
         }
 
@@ -507,12 +508,15 @@ class Importer:
         return None
 
     def _collect_rollup_days(self, by_kind, stored: dict[str, Any]) -> None:
-        """Every (tenant, day) this batch touched, before and after: recomputed at the end."""
+        """Every (tenant, day) and rep this batch touched, before and after: recomputed at the
+        end."""
         keys = self._touched_days
-        for tenant_id, started_at in stored["session_days"]:
+        for tenant_id, started_at, user_id in stored["session_days"]:
             rollups.collect(keys, tenant_id, started_at)
+            self._touched_reps[tenant_id].add(user_id)
         for row in by_kind["session"].values():
             rollups.collect(keys, row["tenant_id"], row["started_at"])
+            self._touched_reps[row["tenant_id"]].add(row["user_id"])
         scored_sessions = [row["session_id"] for row in by_kind["scorecard"].values()]
         for chunk in _chunks(scored_sessions):
             for tenant_id, started_at in Session.unscoped.filter(id__any_of=chunk).values_list(
@@ -526,11 +530,12 @@ class Importer:
         bounded by tenants × days, not by the file)."""
         try:
             if connection.vendor == "postgresql" and self.result.records["session"] > 10_000:
-                # Statistics from before a bulk load make the planner pick plans for empty
-                # tables; the rollup aggregates then run many times slower (measured 4x).
+                # After a bulk load, plan the aggregates for the tables as they now are, not as
+                # the statistics from before the load describe them (autovacuum comes later).
                 with connection.cursor() as cursor:
                     cursor.execute("ANALYZE sessions_api_session, scorecards_scorecard")
             rollups.recompute(self._touched_days)
+            rollups.recompute_spans(self._touched_reps)
         except DatabaseError as exc:
             self._error(self.result.lines, f"the database refused the rollups: {exc}".strip())
 

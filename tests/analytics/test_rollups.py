@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analytics.models import TenantDay
+from analytics.models import RepSpan, TenantDay
 from analytics.rollups import recompute_all
 from analytics.selectors import summary, summary_plain
 from tests.factories import (
@@ -30,7 +30,7 @@ def _both(t, **kwargs):
 
 
 @settings(
-    max_examples=30,
+    max_examples=60,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -40,7 +40,7 @@ def _both(t, **kwargs):
         max_size=25,
     ),
     periods=st.lists(st.tuples(minutes, minutes), min_size=1, max_size=4),
-    moves=st.lists(st.tuples(st.integers(0, 24), minutes), max_size=3),
+    moves=st.lists(st.tuples(st.integers(0, 24), minutes, st.integers(0, 2)), max_size=3),
 )
 def test_summary_equals_the_plain_aggregate(sessions, periods, moves):
     t = TenantFactory()
@@ -63,11 +63,12 @@ def test_summary_equals_the_plain_aggregate(sessions, periods, moves):
                 overall_score=score,
             )
             created.append(card.session)
-    for index, offset in moves:  # sessions edited to another day, as in admin
+    for index, offset, rep in moves:  # sessions edited to another day and rep, as in admin
         if index < len(created):
             moved = created[index]
             moved.started_at = T0 + timedelta(minutes=offset)
             moved.ended_at = None
+            moved.user = reps[rep]
             moved.save()
     if created:
         created[-1].delete()
@@ -110,8 +111,14 @@ def test_import_keeps_rollups_exact_and_reimport_changes_nothing(tmp_path, batch
     assert _both(acme, started_from=start, started_to=end) == first
     assert sorted(TenantDay.objects.values_list("day", "sessions", "scored", "score_total")) == rows
     # Moving every session by a day through a second import keeps them exact too.
+    # Moving every session by a day (and every third to the other rep) through a second import
+    # keeps them exact too.
     moved = [
-        {**r, "started_at": r["started_at"].replace("2026-05-0", "2026-05-1")}
+        {
+            **r,
+            "started_at": r["started_at"].replace("2026-05-0", "2026-05-1"),
+            "user_id": user(2)["id"] if r["id"].endswith(("3", "6", "9")) else r["user_id"],
+        }
         if r["type"] == "session"
         else r
         for r in records
@@ -120,6 +127,26 @@ def test_import_keeps_rollups_exact_and_reimport_changes_nothing(tmp_path, batch
     run_import(str(path), "--batch-size", batch)
     _both(acme, started_from=start, started_to=end + timedelta(days=10))
     maintained = sorted(TenantDay.objects.values_list("day", "sessions", "scored", "score_total"))
+    spans = sorted(RepSpan.objects.values_list("user_id", "first_started_at", "last_started_at"))
     recompute_all()  # from scratch: what the importer maintained batch by batch must match
     rebuilt = sorted(TenantDay.objects.values_list("day", "sessions", "scored", "score_total"))
     assert maintained == rebuilt and rebuilt != rows
+    assert spans == sorted(
+        RepSpan.objects.values_list("user_id", "first_started_at", "last_started_at")
+    )
+    assert len(spans) == 2
+
+
+def test_a_session_moved_to_another_rep_leaves_no_stale_span():
+    t = TenantFactory()
+    a, b = RepFactory(tenant=t), RepFactory(tenant=t)
+    session = SessionFactory(tenant=t, user=a, started_at=T0 + timedelta(hours=12))
+    SessionFactory(tenant=t, user=b, started_at=T0 + timedelta(days=5))
+    period = {"started_from": T0, "started_to": T0 + timedelta(days=1, hours=6)}
+    assert _both(t, **period).unique_reps == 1
+    session.user = b
+    session.save()
+    assert _both(t, **period).unique_reps == 1
+    assert not RepSpan.objects.filter(user=a).exists()
+    session.delete()
+    assert _both(t, **period).unique_reps == 0
