@@ -4,9 +4,11 @@ The summary over a year of a large tenant would otherwise aggregate hundreds of 
 sessions per request. Whole UTC days come from these rows; the partial days at either end of
 the period come from the sessions themselves, so the figures are always exactly those of the
 plain aggregate (a property test holds the two together). unique_reps does not add up over
-days: it is counted by one index probe per rep instead. Writers recompute the rows of every
-(tenant, day) they touch: the importer per batch, signals for ORM saves such as admin edits
-(analytics/signals.py). Bulk SQL that bypasses both must call ``rollups.recompute`` itself.
+days: it comes from each rep's first and last session (RepSpan), probing only reps whose
+sessions span the whole period. Writers recompute the rows of every
+(tenant, day) they touch: the importer once per import, signals for ORM saves such as admin edits
+(analytics/signals.py). Bulk SQL that bypasses both must call ``rollups.recompute`` and
+``rollups.recompute_spans`` itself.
 """
 
 from django.db import models

@@ -1,6 +1,6 @@
-"""Rollups follow ORM writes of sessions and scorecards (admin edits, factories, shell).
+"""Rollups and rep spans follow ORM writes of sessions and scorecards (admin, factories, shell).
 
-The importer writes in bulk and recomputes per batch itself; these cover single saves.
+The importer writes in bulk and recomputes once per import itself; these cover single saves.
 """
 
 from collections import defaultdict

@@ -4,15 +4,16 @@ How it keeps its promises:
 
 - **Streaming.** Lines are read one at a time and validated at once; valid rows wait in a batch
   of at most ``batch_size`` records, which is then checked against the database in a handful of
-  queries and written with one upsert per record type. Memory is bounded by the batch, not the
-  file.
+  queries and written by a second thread while the next batch is read (on PostgreSQL: rows not
+  stored yet by ``COPY``, the others by one upsert per record type). Memory is bounded by two
+  batches, not by the file. Rollups are recomputed once, at the end.
 - **All or nothing.** Everything runs in one transaction that is rolled back when any line was
   bad (or on ``dry_run``). Valid rows keep being written after the first error, so that later
   lines are judged against the same state they would have met in a clean run and the report
   names every bad line, not just the first.
 - **References.** A record may point only at records on earlier lines or already stored, and
   only of its own tenant. Rows earlier in the current batch are resolved in memory; the rest
-  with one ``id IN (...)`` query per target table at flush time.
+  with one ``id = ANY(...)`` query per target table at flush time.
 - **Upsert by id.** Re-importing a file leaves the data as it was: ``created_at`` defaults to the
   time of first import and is never overwritten by a default.
 """
