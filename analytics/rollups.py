@@ -61,6 +61,7 @@ def new_keys() -> DayKeys:
 
 # tenant -> reps whose RepSpan may have changed.
 RepKeys = dict[uuid.UUID, set[uuid.UUID]]
+SPAN_CHUNK = 500  # reps per query: within SQLite's parameter limit
 
 
 def recompute_spans(reps: RepKeys) -> None:
@@ -76,9 +77,6 @@ def recompute_spans(reps: RepKeys) -> None:
                 .values("tenant_id", "user_id")
                 .annotate(first_started_at=Min("started_at"), last_started_at=Max("started_at")),
             )
-
-
-SPAN_CHUNK = 500
 
 
 def recompute(keys: DayKeys) -> None:

@@ -11,8 +11,8 @@ and runs the SQL directly.
 Placeholders are typed by the model field they are compared with, so each value is adapted
 exactly as the ORM would adapt it (UUIDs are hex text on SQLite, datetimes are strings there).
 A parameter of the compiled SQL that is no placeholder is a constant of the query and is kept.
-Should the mapping ever be ambiguous, the shape is not cached and the ORM runs as usual: slower,
-never wrong. ``tests/api/test_compiled.py`` holds the two paths to the same rows.
+Should the mapping ever be ambiguous, that shape always takes the ORM's own way: slower, never
+wrong. ``tests/api/test_compiled.py`` holds the two paths to the same rows.
 """
 
 from __future__ import annotations

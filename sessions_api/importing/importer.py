@@ -472,27 +472,15 @@ class Importer:
                 if not rows:
                     continue
                 stored_ids = stored["owners"].get(kind, {})
-                if kind in COPY_COLUMNS and connection.vendor == "postgresql":
-                    # Rows not stored yet (all of them, in a first import) go straight in with
-                    # COPY: no staging table, no conflict handling, the data written once.
-                    fresh = [r for r in rows if r["id"] not in stored_ids]
-                    if kind in HAS_OPTIONAL_CREATED_AT:
-                        fresh = [
-                            r if r["created_at"] else {**r, "created_at": self._now} for r in fresh
-                        ]
-                    self._copy_new(MODELS[kind], fresh)
-                    to_upsert = [r for r in rows if r["id"] in stored_ids]
-                else:
-                    to_upsert = rows
                 if kind in HAS_OPTIONAL_CREATED_AT:
-                    stated = [r for r in to_upsert if r["created_at"] is not None]
+                    stated = [r for r in rows if r["created_at"] is not None]
                     defaulted = [
-                        {**r, "created_at": self._now} for r in to_upsert if r["created_at"] is None
+                        {**r, "created_at": self._now} for r in rows if r["created_at"] is None
                     ]
-                    self._upsert(kind, stated, [*UPDATE_FIELDS[kind], "created_at"])
-                    self._upsert(kind, defaulted, UPDATE_FIELDS[kind])
+                    self._upsert(kind, stated, [*UPDATE_FIELDS[kind], "created_at"], stored_ids)
+                    self._upsert(kind, defaulted, UPDATE_FIELDS[kind], stored_ids)
                 else:
-                    self._upsert(kind, to_upsert, UPDATE_FIELDS[kind])
+                    self._upsert(kind, rows, UPDATE_FIELDS[kind], stored_ids)
                 if kind == "session":
                     # A session that already has a scorecard stays scored, whatever the line says.
                     Session.unscoped.filter(
@@ -540,12 +528,20 @@ class Importer:
         except DatabaseError as exc:
             self._error(self.result.lines, f"the database refused the rollups: {exc}".strip())
 
-    def _upsert(self, kind: str, rows: list[dict[str, Any]], update_fields: list[str]) -> None:
+    def _upsert(
+        self, kind: str, rows: list[dict[str, Any]], update_fields: list[str], stored_ids
+    ) -> None:
+        """Insert or update by id; ``update_fields`` are what a stored row takes from the line."""
         if not rows:
             return
         model = MODELS[kind]
         if kind in COPY_COLUMNS and connection.vendor == "postgresql":
-            self._copy_upsert(model, COPY_COLUMNS[kind], rows, update_fields)
+            # Rows not stored yet (all of them, in a first import) go straight in with COPY: no
+            # staging table, no conflict handling, the data written once.
+            self._copy_new(model, [r for r in rows if r["id"] not in stored_ids])
+            stored_rows = [r for r in rows if r["id"] in stored_ids]
+            if stored_rows:
+                self._copy_upsert(model, COPY_COLUMNS[kind], stored_rows, update_fields)
             return
         model._base_manager.bulk_create(
             [model(**row) for row in rows],
