@@ -1,5 +1,6 @@
 """``manage.py import_data``: every rule of shared/import-format.md."""
 
+import gc
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -7,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from scorecards.models import Scorecard
+from sessions_api.importing.importer import Importer
 from sessions_api.models import Scenario, Session
 from tenants.models import Rep, Tenant
 from tests.sessions_api.importing import (
@@ -254,6 +256,25 @@ def test_blank_lines_and_bom_are_tolerated(tmp_path):
     path.write_bytes(data)
     run_import(str(path))
     assert Session.unscoped.count() == 3
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_the_collector_is_tuned_only_while_importing(tmp_path, fails, monkeypatch):
+    seen = {}
+    real_run = Importer.run
+
+    def spy(self, lines, **kwargs):
+        seen["during"] = (gc.get_threshold(), gc.get_freeze_count() > 0)
+        return real_run(self, lines, **kwargs)
+
+    monkeypatch.setattr(Importer, "run", spy)
+    before = gc.get_threshold()
+    records = [*valid_file()[:1], {"type": "user"}] if fails else valid_file()
+    path = write_file(tmp_path, records)
+    run_import_failing(path) if fails else run_import(path)
+    assert seen["during"] == ((100_000, 50, 1_000), True)
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
 
 
 def test_unreadable_file_is_a_clear_error(tmp_path):
