@@ -8,6 +8,7 @@ authentication attempts per client address (slows down token guessing).
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from dataclasses import dataclass
 
@@ -45,36 +46,94 @@ class Usage:
         }
 
 
-def _count(cache, key: str) -> int:
-    """Increment and read a window counter in one round trip where the store allows it."""
+# The token epoch (tenants/token_cache.py) rides on the token counter's round trip: a random
+# value that every change to a token or tenant replaces.
+TOKEN_EPOCH_KEY = "token-epoch"  # noqa: S105 - a cache key, not a secret
+
+
+@dataclass(frozen=True)
+class TokenHit:
+    """One request counted against its token's window, and the token epoch read with it."""
+
+    count: int
+    reset_at: int
+    epoch: str | None  # None: the store did not answer, so nothing may be trusted from it
+
+    def usage(self, limit: int) -> Usage:
+        return Usage(limit=limit, count=self.count, reset_at=self.reset_at)
+
+
+def _window() -> tuple[int, int]:
+    """The current window's start and end, in Unix seconds."""
+    now = int(time.time())
+    window = now - now % WINDOW_SECONDS
+    return window, window + WINDOW_SECONDS
+
+
+def _redis(cache):
+    """The Redis client behind a django-redis cache, else None (LocMem: tests, the demo)."""
     client = getattr(cache, "client", None)
-    if client is not None and hasattr(client, "get_client"):  # django-redis
-        redis = client.get_client(write=True)
+    if client is not None and hasattr(client, "get_client"):
+        return client.get_client(write=True)
+    return None
+
+
+def _count(cache, key: str, *, read_epoch: bool = False) -> tuple[int, str | None]:
+    """Increment and read a window counter (and the token epoch) in one round trip where the
+    store allows it."""
+    redis = _redis(cache)
+    if redis is not None:
+        # Raw commands, not the cache API: its values are pickled, these are plain strings.
         full_key = cache.make_and_validate_key(key)
         pipe = redis.pipeline(transaction=False)
         pipe.incr(full_key)
         pipe.expire(full_key, WINDOW_SECONDS + 5, nx=True)
-        used, _ = pipe.execute()
-        return int(used)
+        if read_epoch:
+            epoch_key = cache.make_and_validate_key(TOKEN_EPOCH_KEY)
+            pipe.set(epoch_key, secrets.token_hex(8), nx=True)
+            pipe.get(epoch_key)
+        replies = pipe.execute()
+        return int(replies[0]), (replies[3].decode("ascii") if read_epoch else None)
     # add() is a no-op when the key exists; incr() is atomic in LocMem.
     cache.add(key, 0, timeout=WINDOW_SECONDS + 5)
-    return cache.incr(key)
+    used = cache.incr(key)
+    if not read_epoch:
+        return used, None
+    cache.add(TOKEN_EPOCH_KEY, secrets.token_hex(8), timeout=None)
+    return used, cache.get(TOKEN_EPOCH_KEY)
 
 
-def _hit(key: str, limit: int) -> Usage:
-    now = int(time.time())
-    window = now - now % WINDOW_SECONDS
-    reset_at = window + WINDOW_SECONDS
+def _hit(key: str, *, read_epoch: bool = False) -> tuple[int, int, str | None]:
+    window, reset_at = _window()
     try:
-        used = _count(caches[settings.API_RATE_LIMIT_CACHE], f"rl:{key}:{window}")
+        used, epoch = _count(
+            caches[settings.API_RATE_LIMIT_CACHE], f"rl:{key}:{window}", read_epoch=read_epoch
+        )
     except Exception:  # the limiter must never take the API down with it
         logger.warning("rate-limit store unavailable; not limiting", exc_info=True)
-        used = 0
-    return Usage(limit=limit, count=used, reset_at=reset_at)
+        used, epoch = 0, None
+    return used, reset_at, epoch
 
 
-def hit_token(token_id: str, limit: int) -> Usage:
-    return _hit(f"token:{token_id}", limit)
+def hit_token(token_hash: str) -> TokenHit:
+    """Counts a request against the token with this hash (known before the database is asked)
+    and reads the token epoch, in one round trip."""
+    used, reset_at, epoch = _hit(f"token:{token_hash[:32]}", read_epoch=True)
+    return TokenHit(count=used, reset_at=reset_at, epoch=epoch)
+
+
+def bump_token_epoch() -> None:
+    """Every process's cached tokens are stale from now on (tenants/token_cache.py)."""
+    cache = caches[settings.API_RATE_LIMIT_CACHE]
+    try:
+        redis = _redis(cache)
+        if redis is not None:
+            redis.set(cache.make_and_validate_key(TOKEN_EPOCH_KEY), secrets.token_hex(8))
+        else:
+            cache.set(TOKEN_EPOCH_KEY, secrets.token_hex(8), timeout=None)
+    except Exception:
+        # Cached tokens still expire after API_TOKEN_CACHE_SECONDS; say so loudly.
+        logger.error("could not bump the token epoch; cached tokens age out", exc_info=True)
 
 
 def client_address(request: HttpRequest) -> str:
@@ -82,4 +141,5 @@ def client_address(request: HttpRequest) -> str:
 
 
 def record_failed_auth(request: HttpRequest) -> Usage:
-    return _hit(f"authfail:{client_address(request)}", settings.API_FAILED_AUTH_PER_MINUTE)
+    used, reset_at, _ = _hit(f"authfail:{client_address(request)}")
+    return Usage(limit=settings.API_FAILED_AUTH_PER_MINUTE, count=used, reset_at=reset_at)

@@ -22,7 +22,6 @@ from rest_framework.viewsets import GenericViewSet
 from tenants.authentication import BearerTokenAuthentication
 from tenants.models import ApiToken, Tenant
 
-from . import ratelimit
 from .errors import RateLimited
 from .params import UUID_RE
 from .permissions import HasRequiredScope
@@ -73,7 +72,7 @@ class TenantScopedViewSet(GenericViewSet):
         if isinstance(request.auth, ApiToken):
             token = request.auth
             limit = token.rate_limit_per_minute or settings.API_RATE_LIMIT_PER_MINUTE
-            self.rate_usage = ratelimit.hit_token(str(token.pk), limit)
+            self.rate_usage = request.user.rate.usage(limit)
             if self.rate_usage.exceeded:
                 raise RateLimited(self.rate_usage.retry_after)
         self.check_permissions(request)

@@ -19,15 +19,17 @@ from rest_framework.request import Request
 from api import compiled, ratelimit
 from api.errors import InvalidToken, RateLimited, TokenExpired, TokenRevoked
 
-from . import tokens
+from . import token_cache, tokens
 from .models import ApiToken, Tenant
 
 
 @dataclass(frozen=True)
 class TokenPrincipal:
-    """``request.user`` for token requests: the tenant, seen through one token."""
+    """``request.user`` for token requests: the tenant, seen through one token, and this
+    request counted against the token's rate limit (enforced by the viewset, after the 401s)."""
 
     token: ApiToken
+    rate: ratelimit.TokenHit
 
     is_authenticated = True
     is_anonymous = False
@@ -84,9 +86,16 @@ class BearerTokenAuthentication(BaseAuthentication):
             raise InvalidToken("Send the token as 'Authorization: Bearer <token>'.")
         if not tokens.is_well_formed(raw):
             raise InvalidToken()
-        token = _token_by_hash(tokens.hash_token(raw))
+        token_hash = tokens.hash_token(raw)
+        # Counted, and the token epoch read, before the token is looked up: the order that
+        # lets token_cache trust what it stores.
+        rate = ratelimit.hit_token(token_hash)
+        token = token_cache.get(token_hash, rate.epoch)
         if token is None:
-            raise InvalidToken()
+            token = _token_by_hash(token_hash)
+            if token is None:
+                raise InvalidToken()
+            token_cache.put(token_hash, token, rate.epoch)
         now = timezone.now()
         if token.revoked_at is not None and token.revoked_at <= now:
             raise TokenRevoked()
@@ -95,7 +104,7 @@ class BearerTokenAuthentication(BaseAuthentication):
         if not token.tenant.is_active:
             raise InvalidToken("The token's tenant is deactivated.")
         self._touch(token, now)
-        return TokenPrincipal(token), token
+        return TokenPrincipal(token, rate), token
 
     @staticmethod
     def _touch(token: ApiToken, now) -> None:

@@ -75,6 +75,17 @@ DATABASES = {
         conn_health_checks=env_bool("DATABASE_CONN_HEALTH_CHECKS", False),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Values sent apart from the SQL and each query shape prepared after its fifth run on a
+    # connection, so PostgreSQL plans it once rather than on every request (the API's reads
+    # are few shapes, compiled once: api/compiled.py). Behind a pooler that cannot keep
+    # prepared statements (PgBouncer in transaction mode before 1.21), set
+    # DATABASE_PREPARE_THRESHOLD=-1 to turn preparing off.
+    _prepare_threshold = env_int("DATABASE_PREPARE_THRESHOLD", 5)
+    DATABASES["default"]["OPTIONS"] = {
+        "server_side_binding": env_bool("DATABASE_SERVER_SIDE_BINDING", True),
+        "prepare_threshold": None if _prepare_threshold < 0 else _prepare_threshold,
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -148,6 +159,9 @@ API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600)
 API_FAILED_AUTH_PER_MINUTE = env_int("API_FAILED_AUTH_PER_MINUTE", 30)
 # last_used_at is for humans ("is this token still in use?"): minutes of precision suffice.
 API_TOKEN_LAST_USED_INTERVAL_SECONDS = env_int("API_TOKEN_LAST_USED_INTERVAL_SECONDS", 300)
+# Tokens cached per server process (tenants/token_cache.py): revocation still takes effect on
+# the next request through the epoch in Redis; this bounds only changes made around the ORM.
+API_TOKEN_CACHE_SECONDS = env_int("API_TOKEN_CACHE_SECONDS", 60)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Role-play reporting API",

@@ -1,0 +1,85 @@
+"""Tokens kept in each server process, so a request skips the database round trip for its token.
+
+A cached token is trusted only under the *token epoch* it was read under: a random value in the
+shared store (Redis) that every change to a token or a tenant replaces once committed (signals
+below), and that every request reads on the round trip that counts it against its rate limit
+(``api.ratelimit.hit_token``), before its token is looked up. So a revoked token, a changed
+scope or a deactivated tenant takes effect on the next request in every process:
+
+- a token is stored with the epoch read *before* it was loaded, so a change committed while it
+  was loading has replaced that epoch by the time the next request reads it;
+- when the store does not answer (epoch ``None``), nothing is read from or written to the cache;
+- a change that bypasses the ORM's signals (raw SQL, ``QuerySet.update()``) is seen after
+  ``API_TOKEN_CACHE_SECONDS`` at most, when the entry expires anyway (0 turns the cache off);
+- expiry and revocation times are checked on every request, cached or not.
+
+With an in-process store (LocMem: the one-process SQLite demo, tests) the epoch is only this
+process's, so a change made by another process would go unseen: the cache is off unless the
+store is shared.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import caches
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from api import ratelimit
+
+from .models import ApiToken, Tenant
+
+MAX_ENTRIES = 10_000  # tokens in use at once per process; past it the cache starts over
+
+
+@dataclass(frozen=True)
+class _Entry:
+    token: ApiToken
+    epoch: str
+    expires: float  # time.monotonic()
+
+
+_entries: dict[str, _Entry] = {}
+
+
+def enabled() -> bool:
+    if settings.API_TOKEN_CACHE_SECONDS <= 0:
+        return False
+    client = getattr(caches[settings.API_RATE_LIMIT_CACHE], "client", None)
+    return client is not None and hasattr(client, "get_client")  # django-redis: shared
+
+
+def get(token_hash: str, epoch: str | None) -> ApiToken | None:
+    if epoch is None:
+        return None
+    entry = _entries.get(token_hash)
+    if entry is None or entry.epoch != epoch or entry.expires <= time.monotonic():
+        return None
+    return entry.token
+
+
+def put(token_hash: str, token: ApiToken, epoch: str | None) -> None:
+    """``epoch`` must have been read before ``token`` was loaded."""
+    if epoch is None or not enabled():
+        return
+    if len(_entries) >= MAX_ENTRIES:
+        _entries.clear()
+    _entries[token_hash] = _Entry(token, epoch, time.monotonic() + settings.API_TOKEN_CACHE_SECONDS)
+
+
+def clear() -> None:
+    _entries.clear()
+
+
+@receiver(post_save, sender=ApiToken)
+@receiver(post_delete, sender=ApiToken)
+@receiver(post_save, sender=Tenant)
+@receiver(post_delete, sender=Tenant)
+def _token_or_tenant_changed(sender, **kwargs) -> None:
+    # After the commit: bumped any earlier, a request could still load the old row and cache
+    # it under the new epoch.
+    transaction.on_commit(ratelimit.bump_token_epoch, robust=True)
