@@ -46,11 +46,14 @@ class _Entry:
 _entries: dict[str, _Entry] = {}
 
 
-def enabled() -> bool:
-    if settings.API_TOKEN_CACHE_SECONDS <= 0:
-        return False
+def shared_store() -> bool:
+    """Whether the epoch lives where every process sees it (django-redis)."""
     client = getattr(caches[settings.API_RATE_LIMIT_CACHE], "client", None)
-    return client is not None and hasattr(client, "get_client")  # django-redis: shared
+    return client is not None and hasattr(client, "get_client")
+
+
+def enabled() -> bool:
+    return settings.API_TOKEN_CACHE_SECONDS > 0 and shared_store()
 
 
 def get(token_hash: str, epoch: str | None) -> ApiToken | None:

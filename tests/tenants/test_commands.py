@@ -66,6 +66,14 @@ def test_revoke_token_by_prefix(tenant):
     assert ApiToken.objects.get().revoked_at is not None
 
 
+def test_revoke_token_without_a_shared_store_says_when_servers_see_it(tenant, settings):
+    settings.API_TOKEN_CACHE_SECONDS = 60
+    raw = _run("create_token", "--tenant", "acme", "--name", "x", "--scopes", "all").strip()
+    err = io.StringIO()
+    call_command("revoke_token", raw[:12], stdout=io.StringIO(), stderr=err)
+    assert "no REDIS_URL" in err.getvalue() and "within 60 s" in err.getvalue()
+
+
 def test_revoke_unknown_prefix_fails(tenant):
     with pytest.raises(CommandError, match="no token"):
         _run("revoke_token", "rpt_00000000")

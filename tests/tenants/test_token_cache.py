@@ -4,10 +4,12 @@ What matters is what a cache could break: a revoked token, a narrowed scope or a
 tenant must take effect on the very next request.
 """
 
+import io
 import secrets
 
 import pytest
 import redis
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
@@ -159,3 +161,19 @@ def test_the_cache_can_be_turned_off(shared_store, settings, token_client):
     settings.API_TOKEN_CACHE_SECONDS = 0
     assert token_queries(token_client) == (200, 1)
     assert token_queries(token_client) == (200, 1)
+
+
+def test_revoke_token_from_another_process_reaches_cached_tokens(
+    shared_store, tenant, make_token, django_capture_on_commit_callbacks
+):
+    """revoke_token runs in its own process: the epoch in Redis is what tells the servers."""
+    raw = make_token(tenant)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert token_queries(client) == (200, 1)
+    assert token_queries(client) == (200, 0)
+    err = io.StringIO()
+    with django_capture_on_commit_callbacks(execute=True):  # the command's own commit
+        call_command("revoke_token", raw[:12], stdout=io.StringIO(), stderr=err)
+    assert err.getvalue() == ""
+    assert client.get("/api/v1/token").status_code == 401
