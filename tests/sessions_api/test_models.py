@@ -117,3 +117,31 @@ def test_scoped_manager_returns_only_the_tenants_rows():
     rows = list(Session.objects.for_tenant(mine.tenant).filter(status="completed"))
     assert [s.id for s in rows] == [mine.id]
     assert theirs.id not in {s.id for s in rows}
+
+
+@postgres_only
+@pytest.mark.parametrize(
+    ("column", "table"),
+    [
+        ("user_id", "sessions_api_session"),
+        ("scenario_id", "sessions_api_session"),
+        ("tenant_id", "sessions_api_session"),
+        ("session_id", "scorecards_scorecard"),
+        ("tenant_id", "scorecards_scorecard"),
+    ],
+)
+def test_a_reference_to_nothing_is_refused_at_once_without_the_deferred_keys(column, table):
+    """Only the same-tenant keys guard these columns (no deferred single-column key left to
+    check at COMMIT), and they refuse a missing row when the row is written."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f' "
+            "AND condeferrable",
+            [table],
+        )
+        assert cursor.fetchone()[0] == 0
+    card = ScorecardFactory()
+    session = card.session
+    stored = Session if table == "sessions_api_session" else Scorecard
+    row = session if stored is Session else card
+    _refused(lambda: stored.unscoped.filter(pk=row.pk).update(**{column: uuid.uuid4()}))
