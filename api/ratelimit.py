@@ -93,7 +93,10 @@ def _count(cache, key: str, *, read_epoch: bool = False) -> tuple[int, str | Non
             pipe.set(epoch_key, secrets.token_hex(8), nx=True)
             pipe.get(epoch_key)
         replies = pipe.execute()
-        return int(replies[0]), (replies[3].decode("ascii") if read_epoch else None)
+        # .hex(): whatever bytes the key holds compare as they are, and never fail to decode
+        # (a decoding error here would turn rate limiting off along with the cache).
+        epoch = replies[3] if read_epoch else None
+        return int(replies[0]), (epoch.hex() if epoch is not None else None)
     # add() is a no-op when the key exists; incr() is atomic in LocMem.
     cache.add(key, 0, timeout=WINDOW_SECONDS + 5)
     used = cache.incr(key)
