@@ -81,11 +81,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # are few shapes, compiled once: api/compiled.py). Behind a pooler that cannot keep
     # prepared statements (PgBouncer in transaction mode before 1.21), set
     # DATABASE_PREPARE_THRESHOLD=-1 to turn preparing off.
+    # Added to, not replacing, what DATABASE_URL's query string set (sslmode=require, ...).
     _prepare_threshold = env_int("DATABASE_PREPARE_THRESHOLD", 5)
-    DATABASES["default"]["OPTIONS"] = {
-        "server_side_binding": env_bool("DATABASE_SERVER_SIDE_BINDING", True),
-        "prepare_threshold": None if _prepare_threshold < 0 else _prepare_threshold,
-    }
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        server_side_binding=env_bool("DATABASE_SERVER_SIDE_BINDING", True),
+        prepare_threshold=None if _prepare_threshold < 0 else _prepare_threshold,
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
