@@ -78,6 +78,11 @@ def _redis(cache):
     return None
 
 
+def shared_store() -> bool:
+    """Whether the store is one every server process sees (Redis), not this process's own."""
+    return _redis(caches[settings.API_RATE_LIMIT_CACHE]) is not None
+
+
 def _count(cache, key: str, *, read_epoch: bool = False) -> tuple[int, str | None]:
     """Increment and read a window counter (and the token epoch) in one round trip where the
     store allows it."""
@@ -97,13 +102,10 @@ def _count(cache, key: str, *, read_epoch: bool = False) -> tuple[int, str | Non
         # (a decoding error here would turn rate limiting off along with the cache).
         epoch = replies[3] if read_epoch else None
         return int(replies[0]), (epoch.hex() if epoch is not None else None)
-    # add() is a no-op when the key exists; incr() is atomic in LocMem.
+    # add() is a no-op when the key exists; incr() is atomic in LocMem. No epoch here: an
+    # in-process store cannot tell other processes of a change, so token_cache is off.
     cache.add(key, 0, timeout=WINDOW_SECONDS + 5)
-    used = cache.incr(key)
-    if not read_epoch:
-        return used, None
-    cache.add(TOKEN_EPOCH_KEY, secrets.token_hex(8), timeout=None)
-    return used, cache.get(TOKEN_EPOCH_KEY)
+    return cache.incr(key), None
 
 
 def _hit(key: str, *, read_epoch: bool = False) -> tuple[int, int, str | None]:
@@ -130,10 +132,8 @@ def bump_token_epoch() -> None:
     cache = caches[settings.API_RATE_LIMIT_CACHE]
     try:
         redis = _redis(cache)
-        if redis is not None:
+        if redis is not None:  # else no process caches tokens (token_cache.enabled)
             redis.set(cache.make_and_validate_key(TOKEN_EPOCH_KEY), secrets.token_hex(8))
-        else:
-            cache.set(TOKEN_EPOCH_KEY, secrets.token_hex(8), timeout=None)
     except Exception:
         # Cached tokens still expire after API_TOKEN_CACHE_SECONDS; say so loudly.
         logger.error("could not bump the token epoch; cached tokens age out", exc_info=True)

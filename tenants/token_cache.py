@@ -13,9 +13,9 @@ scope or a deactivated tenant takes effect on the next request in every process:
   ``API_TOKEN_CACHE_SECONDS`` at most, when the entry expires anyway (0 turns the cache off);
 - expiry and revocation times are checked on every request, cached or not.
 
-With an in-process store (LocMem: the one-process SQLite demo, tests) the epoch is only this
-process's, so a change made by another process would go unseen: the cache is off unless the
-store is shared.
+With an in-process store (LocMem: the one-process SQLite demo, tests) there is no epoch: a
+change made by another process could not reach this one, so the cache is off unless the store
+is shared.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import caches
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -46,14 +45,8 @@ class _Entry:
 _entries: dict[str, _Entry] = {}
 
 
-def shared_store() -> bool:
-    """Whether the epoch lives where every process sees it (django-redis)."""
-    client = getattr(caches[settings.API_RATE_LIMIT_CACHE], "client", None)
-    return client is not None and hasattr(client, "get_client")
-
-
 def enabled() -> bool:
-    return settings.API_TOKEN_CACHE_SECONDS > 0 and shared_store()
+    return settings.API_TOKEN_CACHE_SECONDS > 0 and ratelimit.shared_store()
 
 
 def get(token_hash: str, epoch: str | None) -> ApiToken | None:

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from tenants import token_cache
+from api import ratelimit
 from tenants.models import ApiToken
 from tenants.services import token_revoke
 from tenants.tokens import VISIBLE_PREFIX_LENGTH
@@ -22,7 +22,7 @@ class Command(BaseCommand):
             raise CommandError(f"several tokens share prefix {prefix!r}; revoke it in admin")
         token = token_revoke(token=matches[0])
         self.stdout.write(f"Revoked {token} of tenant {token.tenant.slug} at {token.revoked_at}.")
-        if not token_cache.shared_store():
+        if not ratelimit.shared_store():
             self.stderr.write(
                 "Warning: no REDIS_URL here, so servers that cache tokens were not told; they "
                 f"refuse this token within {settings.API_TOKEN_CACHE_SECONDS} s. Run this with "
