@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from analytics.models import RepSpan, TenantDay
@@ -16,6 +16,7 @@ from tests.factories import (
     SessionFactory,
     TenantFactory,
 )
+from tests.helpers import db_property
 from tests.sessions_api.importing import run_import, scenario, scorecard, session, tenant, user
 
 pytestmark = pytest.mark.django_db
@@ -29,11 +30,7 @@ def _both(t, **kwargs):
     return fast
 
 
-@settings(
-    max_examples=60,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@db_property(60)
 @given(
     sessions=st.lists(
         st.tuples(minutes, st.integers(0, 2), st.integers(0, 2), st.none() | st.integers(0, 100)),

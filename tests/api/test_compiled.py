@@ -4,7 +4,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from api import compiled
@@ -15,6 +15,7 @@ from tenants.models import ApiToken
 from tenants.scoping import UnscopedQueryError
 from tenants.tokens import hash_token
 from tests.factories import RepFactory, ScenarioFactory, ScorecardFactory, SessionFactory
+from tests.helpers import db_property
 
 T0 = datetime(2026, 5, 6, 17, 0, tzinfo=UTC)
 STATUSES = list(Session.Status.values)
@@ -41,11 +42,7 @@ def data(tenant, other_tenant):
     return tenant, reps, scenarios
 
 
-@settings(
-    max_examples=60,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@db_property(60)
 @given(
     use=st.fixed_dictionaries(
         {},

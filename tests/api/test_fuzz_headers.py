@@ -1,12 +1,13 @@
 """Whatever arrives in Authorization and X-Request-ID, the answer is never a 500."""
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from api.request_id import SANE_REQUEST_ID
 from tenants import tokens
+from tests.helpers import db_property
 
 pytestmark = pytest.mark.django_db
 
@@ -20,11 +21,7 @@ authorization = st.one_of(
 )
 
 
-@settings(
-    max_examples=300,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@db_property(300)
 @given(auth=authorization, request_id=st.one_of(st.none(), header_text))
 def test_headers_never_cause_a_server_error(tenant, settings, auth, request_id):
     settings.API_FAILED_AUTH_PER_MINUTE = 10**9

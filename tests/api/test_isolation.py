@@ -4,7 +4,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.factories import (
@@ -14,6 +14,7 @@ from tests.factories import (
     SessionFactory,
     TenantFactory,
 )
+from tests.helpers import db_property
 
 pytestmark = pytest.mark.django_db
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -42,11 +43,7 @@ def _populate(tenant, draw_counts) -> dict[str, set[str]]:
 counts = st.tuples(st.integers(0, 3), st.integers(0, 3), st.lists(st.integers(0, 5), max_size=8))
 
 
-@settings(
-    max_examples=15,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@db_property(15)
 @given(mine=counts, theirs=counts)
 def test_no_id_of_another_tenant_reaches_any_endpoint(client_for, mine, theirs):
     a, b = TenantFactory(), TenantFactory()

@@ -7,7 +7,7 @@ import orjson
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sessions_api.importing.validation import (
@@ -19,6 +19,7 @@ from sessions_api.importing.validation import (
     _plain_categories,
     _plain_turns,
 )
+from tests.helpers import db_property
 from tests.sessions_api.importing import (
     scenario,
     scorecard,
@@ -62,11 +63,7 @@ lines = st.one_of(
 )
 
 
-@settings(
-    max_examples=300,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@db_property(300)
 @given(st.lists(lines, max_size=8))
 def test_arbitrary_lines_are_reported_never_raised(tmp_path_factory, data):
     path = tmp_path_factory.mktemp("fuzz") / "f.jsonl"

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.factories import (
@@ -16,6 +16,7 @@ from tests.factories import (
     SessionFactory,
     TenantFactory,
 )
+from tests.helpers import db_property
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/sessions"
@@ -140,11 +141,7 @@ def test_next_cursor_is_the_last_started_at_and_tie_break_only_on_a_tie(api, ten
     assert second["next_cursor"] == f"2026-05-06T16:59:00Z~{last}"
 
 
-@settings(
-    max_examples=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@db_property(40)
 @given(
     offsets=st.lists(st.integers(min_value=0, max_value=3), min_size=0, max_size=14),
     limit=st.integers(min_value=1, max_value=5),
