@@ -83,10 +83,10 @@ def recompute(keys: DayKeys) -> None:
     for tenant_id, days in keys.items():
         for first, last in _ranges(days):
             sessions = Session.unscoped.filter(
-                tenant_id=tenant_id,
-                started_at__gte=start_of(first),
-                started_at__lt=start_of(last + timedelta(days=1)),
+                tenant_id=tenant_id, started_at__gte=start_of(first)
             ).annotate(day=TruncDate("started_at", tzinfo=UTC))
+            if last < date.max:  # the calendar's last day has no day after it to stop at
+                sessions = sessions.filter(started_at__lt=start_of(last + timedelta(days=1)))
             figures = {
                 "sessions": Count("id"),
                 "scored": Count("scorecard__id"),

@@ -66,15 +66,19 @@ def summary_plain(
     )
 
 
-def _full_days(started_from: datetime, started_to: datetime) -> tuple[date, date]:
-    """The whole UTC days inside [started_from, started_to] (first > last when none)."""
+def _full_days(started_from: datetime, started_to: datetime) -> tuple[date, date] | None:
+    """The whole UTC days inside [started_from, started_to] (None when there are none)."""
     first = day_of(started_from)
-    if started_from != start_of(first):
-        first += timedelta(days=1)
     last = day_of(started_to)
+    if started_from != start_of(first):
+        if first == date.max:
+            return None
+        first += timedelta(days=1)
     if started_to.astimezone(UTC).time() != time.max:
+        if last == date.min:
+            return None
         last -= timedelta(days=1)
-    return first, last
+    return (first, last) if first <= last else None
 
 
 HALF_DAY = timedelta(hours=12)
@@ -122,8 +126,8 @@ def summary(
     user_id: uuid.UUID | None = None,
     scenario_id: uuid.UUID | None = None,
 ) -> Summary:
-    first, last = _full_days(started_from, started_to)
-    if user_id is not None or first > last:
+    full_days = _full_days(started_from, started_to)
+    if user_id is not None or full_days is None:
         # One rep's sessions (session_user_idx) or under two days: small enough as they are.
         return summary_plain(
             tenant=tenant,
@@ -132,7 +136,7 @@ def summary(
             user_id=user_id,
             scenario_id=scenario_id,
         )
-    first, last, bounds, ends = _edges(started_from, started_to, first, last)
+    first, last, bounds, ends = _edges(started_from, started_to, *full_days)
     session = Session._meta.get_field
     values = {
         "tenant": (session("tenant"), tenant.pk),

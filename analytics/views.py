@@ -5,7 +5,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.formats import rfc3339
-from api.params import QueryParams
+from api.params import QueryParams, before
 from api.schema import SCENARIO_ID, SUMMARY_ONE, USER_ID, api_operation, query
 from api.viewsets import TenantScopedViewSet, envelope
 
@@ -47,7 +47,7 @@ class SummaryViewSet(TenantScopedViewSet):
         if started_to is None:
             started_to = timezone.now()
         if started_from is None:
-            started_from = started_to - DEFAULT_PERIOD
+            started_from = before(started_to, DEFAULT_PERIOD)
         if started_from > started_to:  # only a defaulted bound can still be out of order
             params.error("from", "must not be later than to")
             params.validate()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from typing import Literal
 
 from .errors import InvalidParameter
@@ -63,6 +63,14 @@ def parse_timestamp(raw: str, *, date_means: Edge = "start") -> datetime:
         # A real instant just outside what Python can hold (0001-01-01T00:00+01:00): nothing
         # happened before or after it, so the nearest representable instant means the same.
         return EARLIEST if local.year == 1 else LATEST
+
+
+def before(instant: datetime, span: timedelta) -> datetime:
+    """``instant - span``, held at the earliest instant where that would be before year 1."""
+    try:
+        return instant - span
+    except OverflowError:
+        return EARLIEST
 
 
 class QueryParams:

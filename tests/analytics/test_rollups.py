@@ -81,6 +81,28 @@ def test_summary_equals_the_plain_aggregate(sessions, periods, moves):
     assert other.tenant_id != t.id
 
 
+EARLIEST, LATEST = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("lo", "hi"),
+    [
+        (EARLIEST, EARLIEST + timedelta(hours=1)),  # within the first day there is
+        (EARLIEST + timedelta(hours=1), EARLIEST + timedelta(days=2, hours=1)),
+        (EARLIEST, LATEST),
+        (LATEST - timedelta(hours=1), LATEST),  # within the last day there is
+        (LATEST - timedelta(days=2, hours=1), LATEST - timedelta(hours=1)),
+        (EARLIEST + timedelta(hours=20), LATEST - timedelta(hours=20)),
+    ],
+)
+def test_summary_at_the_edges_of_the_calendar(lo, hi):
+    t = TenantFactory()
+    for at in (EARLIEST, EARLIEST + timedelta(days=1, hours=3), T0, LATEST - timedelta(hours=5)):
+        ScorecardFactory(session__tenant=t, session__started_at=at, overall_score=50)
+    _both(t, started_from=lo, started_to=hi)
+    _both(t, started_from=lo, started_to=hi, scenario_id=ScenarioFactory(tenant=t).id)
+
+
 @pytest.mark.parametrize("batch", ["2000", "4"])  # one batch, and days spread over many
 def test_import_keeps_rollups_exact_and_reimport_changes_nothing(tmp_path, batch):
     records = [tenant(), user(1), user(2), scenario(1), scenario(2)]

@@ -85,6 +85,15 @@ def test_bad_parameters_are_400(api, query):
     assert set(query) & set(response.json()["details"])
 
 
+@pytest.mark.parametrize("to", ["0001-01-05", "0000-01-01T00:00:00Z", "0001-01-01T00:30:00+01:00"])
+def test_a_to_near_the_calendar_start_defaults_from_to_the_earliest_instant(api, tenant, to):
+    """30 days before such a `to` is before year 1: the period starts at the earliest instant."""
+    SessionFactory(tenant=tenant, started_at=datetime(2026, 5, 6, tzinfo=UTC))
+    data = _summary(api, {"to": to})
+    assert data["from"] == "0001-01-01T00:00:00Z"
+    assert data["sessions"] == 0
+
+
 def test_a_from_after_the_default_to_is_400(api):
     assert api.get(URL, {"from": "2999-01-01"}).status_code == 400
 

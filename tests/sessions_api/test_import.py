@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from analytics.selectors import summary, summary_plain
+from api.params import parse_timestamp
 from scorecards.models import Scorecard
 from sessions_api.importing.importer import Importer
 from sessions_api.models import Scenario, Session
@@ -289,3 +291,21 @@ def test_created_at_of_a_scenario_is_kept_on_reimport_without_it(tmp_path):
     first = Scenario.unscoped.get().created_at
     run_import(path)
     assert Scenario.unscoped.get().created_at == first
+
+
+def test_sessions_at_the_edges_of_the_calendar_import_and_count(tmp_path):
+    """The first and last days there are: rollups of those days have no day before or after."""
+    first = "0001-01-01T00:00:00Z"
+    last = "9999-12-31T23:59:59.999999Z"
+    records = [
+        tenant(),
+        user(1),
+        scenario(1),
+        session(1, started_at=first, ended_at="0001-01-01T00:07:00Z"),
+        session(2, started_at="9999-12-31T23:00:00Z", ended_at=last, duration_seconds=3599),
+    ]
+    run_import(write_file(tmp_path, records))
+    acme = Tenant.objects.get(slug="acme")
+    period = {"started_from": parse_timestamp(first), "started_to": parse_timestamp(last)}
+    assert summary(tenant=acme, **period) == summary_plain(tenant=acme, **period)
+    assert summary(tenant=acme, **period).sessions == 2
