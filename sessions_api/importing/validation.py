@@ -148,7 +148,11 @@ class _Fields:
         if parsed.tzinfo is None:
             self._fail(name, "must carry a UTC offset or Z, e.g. 2026-05-06T17:00:00Z")
             return None
-        return parsed.astimezone(UTC)
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:30:00+01:00 is in year 0 in UTC
+            self._fail(name, "must fall between years 0001 and 9999 in UTC")
+            return None
 
     def items(self, name: str) -> list[Any]:
         present, value = self._get(name, False)

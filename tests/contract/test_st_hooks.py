@@ -1,8 +1,12 @@
 """The schemathesis hooks accept exactly the periods the server accepts."""
 
+import subprocess
+import sys
+
 import pytest
 
-from tests.contract.st_hooks import _period_ok
+from analytics.views import DEFAULT_PERIOD
+from tests.contract.st_hooks import SUMMARY_PERIOD, _period_ok
 
 SUMMARY = "/api/v1/analytics/summary"
 
@@ -20,3 +24,15 @@ SUMMARY = "/api/v1/analytics/summary"
 )
 def test_period_rule(path, query, valid):
     assert _period_ok(path, query) is valid
+
+
+def test_the_summary_period_is_the_servers():
+    assert SUMMARY_PERIOD == DEFAULT_PERIOD
+
+
+def test_the_hooks_load_before_django_is_set_up():
+    """As schemathesis loads them: a module that needs the app registry fails there."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import tests.contract.st_hooks"], capture_output=True, text=True
+    )
+    assert loaded.returncode == 0, loaded.stderr

@@ -161,6 +161,15 @@ BAD_LINES = {
     "malformed uuid": (session(9, user_id="not-a-uuid"), "user_id: must be a UUID"),
     "malformed timestamp": (session(9, started_at="yesterday"), "started_at: must be an RFC"),
     "timestamp without offset": (session(9, started_at="2026-05-06T17:00:00"), "offset"),
+    # Instants before year 1 or after 9999 in UTC, which Python cannot hold.
+    "timestamp before year 1 in UTC": (
+        session(9, started_at="0001-01-01T00:30:00+01:00"),
+        "started_at: must fall between years 0001 and 9999 in UTC",
+    ),
+    "timestamp after 9999 in UTC": (
+        scenario(9, created_at="9999-12-31T23:30:00-01:00"),
+        "created_at: must fall between years 0001 and 9999 in UTC",
+    ),
     "ends before start": (session(9, ended_at="2026-05-06T16:00:00Z"), "ended_at"),
     "bad session status": (session(9, status="paused"), "status: must be one of"),
     "negative duration": (session(9, duration_seconds=-1), "duration_seconds"),

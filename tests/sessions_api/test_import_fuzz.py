@@ -2,6 +2,7 @@
 
 import io
 import json
+from datetime import UTC, timedelta, timezone
 
 import orjson
 import pytest
@@ -31,8 +32,26 @@ from tests.sessions_api.importing import (
 
 pytestmark = pytest.mark.django_db
 
+# Any instant Python can hold, in any offset, and the calendar's edges, where arithmetic on
+# dates overflows (a session on 9999-12-31 once crashed the import's rollups).
+timestamps = st.one_of(
+    st.datetimes(
+        timezones=st.sampled_from(
+            [UTC, timezone(timedelta(hours=14)), timezone(-timedelta(hours=12))]
+        )
+    ).map(lambda at: at.isoformat()),
+    st.sampled_from(
+        [
+            "0000-01-01T00:00:00Z",
+            "0001-01-01T00:00:00Z",
+            "0001-01-01T00:30:00+01:00",
+            "9999-12-31T23:59:59.999999Z",
+            "9999-12-31T23:30:00-01:00",
+        ]
+    ),
+)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20) | timestamps,
     lambda children: (
         st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
     ),
