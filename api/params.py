@@ -21,10 +21,11 @@ from .errors import InvalidParameter
 TIMESTAMP_RE = re.compile(
     r"^(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})"
     r"(?:[Tt ](?P<time>[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.(?P<fraction>[0-9]{1,9}))?)?)"
-    r"(?P<offset>[Zz]|[+\- ][0-9]{2}(?::?[0-9]{2})?)?)?$"
+    r"(?P<offset>[Zz]|[+\- ][0-9]{2}(?::?[0-9]{2})?)?)?\Z"
 )
+# \Z, not $: $ also matches before a trailing newline, and uuid.UUID() refuses what follows.
 UUID_RE = re.compile(
-    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z"
 )
 TIMESTAMP_HELP = "must be an ISO 8601 timestamp such as 2026-05-06T17:00:00Z or a date 2026-05-06"
 
@@ -35,7 +36,7 @@ LATEST = datetime.max.replace(tzinfo=UTC)
 
 def parse_timestamp(raw: str, *, date_means: Edge = "start") -> datetime:
     """ISO 8601 -> aware UTC datetime. A date alone is the start (or end) of that UTC day."""
-    match = TIMESTAMP_RE.match(raw.strip())
+    match = TIMESTAMP_RE.match(raw)
     if not match:
         raise ValueError(TIMESTAMP_HELP)
     if match["date"].startswith("0000-"):
@@ -92,7 +93,7 @@ class QueryParams:
         raw = self._raw("limit")
         if raw is None:
             return default
-        if not re.fullmatch(r"[0-9]{1,6}", raw.strip()) or not 1 <= int(raw) <= maximum:
+        if not re.fullmatch(r"[0-9]{1,6}", raw) or not 1 <= int(raw) <= maximum:
             self.error("limit", f"must be an integer from 1 to {maximum}")
             return default
         return int(raw)
@@ -111,10 +112,10 @@ class QueryParams:
         raw = self._raw(name)
         if raw is None:
             return None
-        if not UUID_RE.match(raw.strip()):
+        if not UUID_RE.match(raw):
             self.error(name, "must be a UUID such as 30000000-0000-0000-0000-000000000001")
             return None
-        return uuid.UUID(raw.strip())
+        return uuid.UUID(raw)
 
     def choice(self, name: str, choices: tuple[str, ...]) -> str | None:
         raw = self._raw(name)

@@ -8,7 +8,7 @@ import uuid
 from contextvars import ContextVar
 
 # Safe in a header and a log line: no spaces, quotes or control characters.
-SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=@-]{1,128}$")
+SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=@-]{1,128}\Z")
 _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 

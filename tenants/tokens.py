@@ -20,7 +20,7 @@ BODY_LENGTH = 32
 CHECKSUM_LENGTH = 6
 TOKEN_LENGTH = len(PREFIX) + BODY_LENGTH + CHECKSUM_LENGTH
 VISIBLE_PREFIX_LENGTH = len(PREFIX) + 8
-TOKEN_RE = re.compile(rf"^{PREFIX}[0-9A-Za-z]{{{BODY_LENGTH + CHECKSUM_LENGTH}}}$")
+TOKEN_RE = re.compile(rf"^{PREFIX}[0-9A-Za-z]{{{BODY_LENGTH + CHECKSUM_LENGTH}}}\Z")
 
 
 def _base62(number: int, width: int) -> str:

@@ -16,10 +16,9 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-UUID_RE = re.compile(
-    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-)
-SLUG_RE = re.compile(r"^[-a-zA-Z0-9_]+$")
+from api.params import UUID_RE
+
+SLUG_RE = re.compile(r"^[-a-zA-Z0-9_]+\Z")
 
 ROLES = ("rep", "manager", "admin")
 SCENARIO_STATUSES = ("active", "archived")

@@ -35,3 +35,8 @@ def test_headers_never_cause_a_server_error(tenant, settings, auth, request_id):
     assert SANE_REQUEST_ID.match(echoed)
     if request_id is not None and SANE_REQUEST_ID.match(request_id):
         assert echoed == request_id
+
+
+def test_a_request_id_with_a_line_break_is_not_sane():
+    assert SANE_REQUEST_ID.match("abc-123")
+    assert not SANE_REQUEST_ID.match("abc-123\n")  # `$` would match before the newline

@@ -38,7 +38,7 @@ def test_session_links_to_its_scorecard(api, tenant):
 
 def test_other_tenants_scorecard_is_404(api, other_tenant):
     theirs = ScorecardFactory(session__tenant=other_tenant)
-    for path_id in (theirs.id, uuid.uuid4(), "nope"):
+    for path_id in (theirs.id, uuid.uuid4(), "nope", f"{uuid.uuid4()}%0A"):
         response = api.get(f"/api/v1/scorecards/{path_id}")
         assert response.status_code == 404 and response.json()["code"] == "not_found"
 

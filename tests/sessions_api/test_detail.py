@@ -47,6 +47,8 @@ def test_other_tenants_session_is_404(api, other_tenant):
     assert response.json()["code"] == "not_found"
     assert response.json()["error"] == unknown["error"]
     assert api.get("/api/v1/sessions/not-a-uuid").status_code == 404
+    # A newline after the id: `$` in a pattern matches before it, uuid.UUID() does not.
+    assert api.get(f"/api/v1/sessions/{theirs.id}%0A").status_code == 404
 
 
 def test_missing_scope_is_403(client_for, tenant):

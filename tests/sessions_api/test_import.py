@@ -159,6 +159,11 @@ BAD_LINES = {
         "started_at: is required",
     ),
     "malformed uuid": (session(9, user_id="not-a-uuid"), "user_id: must be a UUID"),
+    "uuid and a newline": (user(9, id=user(9)["id"] + "\n"), "id: must be a UUID"),
+    "slug and a newline": (
+        tenant("00000000-0000-0000-0000-0000000000c3", slug="initech\n"),
+        "slug",
+    ),
     "malformed timestamp": (session(9, started_at="yesterday"), "started_at: must be an RFC"),
     "timestamp without offset": (session(9, started_at="2026-05-06T17:00:00"), "offset"),
     # Instants before year 1 or after 9999 in UTC, which Python cannot hold.

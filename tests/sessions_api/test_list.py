@@ -215,6 +215,13 @@ def test_cursor_from_a_filtered_list_with_the_same_filters(api, tenant):
         ({"limit": "-1"}, ["limit"]),
         ({"limit": "1.5"}, ["limit"]),
         ({"limit": ""}, ["limit"]),
+        # What surrounds a value is not part of it: an integer, UUID or timestamp is exact.
+        ({"limit": "8\x85"}, ["limit"]),
+        ({"limit": " 8"}, ["limit"]),
+        ({"user_id": "30000000-0000-0000-0000-000000000001\n"}, ["user_id"]),
+        ({"scenario_id": " 30000000-0000-0000-0000-000000000001"}, ["scenario_id"]),
+        ({"from": "2026-05-01\n"}, ["from"]),
+        ({"to": " 2026-05-01"}, ["to"]),
         ({"from": "yesterday"}, ["from"]),
         ({"to": "2026-02-30"}, ["to"]),
         ({"from": "2026-06-01", "to": "2026-05-01"}, ["from"]),

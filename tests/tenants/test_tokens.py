@@ -28,6 +28,12 @@ def test_a_changed_character_fails_the_checksum():
         assert not tokens.is_well_formed(raw[:i] + other + raw[i + 1 :])
 
 
+def test_a_token_with_anything_after_it_is_malformed():
+    raw = tokens.generate()
+    assert not tokens.is_well_formed(raw + "\n")
+    assert not tokens.is_well_formed(raw + " ")
+
+
 @given(st.text(max_size=60))
 def test_random_strings_are_not_tokens(text):
     # A random string passes the 6-character checksum with odds of 1 in 4 billion.
