@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Model, QuerySet
 from rest_framework import exceptions
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
@@ -27,12 +28,25 @@ from .params import UUID_RE
 from .permissions import HasRequiredScope
 
 
+class AlwaysJSON(BaseContentNegotiation):
+    """The API speaks one format. ``Accept`` and ``?format=`` cannot turn a request into a 406
+    or a 404 before it is authenticated: the answer is JSON (the contract: never HTML)."""
+
+    def select_parser(self, request, parsers):
+        return None  # read-only: no request bodies
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class TenantScopedViewSet(GenericViewSet):
     authentication_classes = [BearerTokenAuthentication]
     permission_classes = [HasRequiredScope]
     throttle_classes: list = []  # rate limiting happens in initial(), before the scope check
     parser_classes: list = []  # read-only API: no request bodies
-    http_method_names = ["get", "head", "options"]
+    content_negotiation_class = AlwaysJSON
+    # No OPTIONS: DRF would answer it with its own metadata, outside the envelope.
+    http_method_names = ["get", "head"]
     lookup_field = "id"
     required_scope: str
 
@@ -62,6 +76,10 @@ class TenantScopedViewSet(GenericViewSet):
         return self.request.auth.tenant
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # A write method is a 405 whoever asks (the contract), not a 401 or 403 first.
+        method = request.method.lower()
+        if method not in self.http_method_names or not hasattr(self, method):
+            raise exceptions.MethodNotAllowed(request.method)
         self.format_kwarg = self.get_format_suffix(**kwargs)
         neg = self.perform_content_negotiation(request)
         request.accepted_renderer, request.accepted_media_type = neg

@@ -134,6 +134,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["api.permissions.HasRequiredScope"],
     "DEFAULT_RENDERER_CLASSES": ["api.renderers.ORJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [],
+    # OPTIONS would describe a view in DRF's own format, outside the envelope: a 405 instead.
+    "DEFAULT_METADATA_CLASS": None,
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_SCHEMA_CLASS": "api.schema.ApiAutoSchema",

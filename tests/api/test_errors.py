@@ -10,6 +10,7 @@ from api.request_id import RequestIdLogFilter
 from tests.factories import SessionFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.api.urls")]
+ID = "40000000-0000-0000-0000-000000000001"
 
 
 def _envelope(response, status: int, code: str) -> dict:
@@ -51,11 +52,48 @@ def test_unknown_url_is_a_json_404(api, settings, debug):
     _envelope(APIClient().get("/api/v2/sessions"), 404, "not_found")
 
 
-@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
-def test_write_methods_are_405_with_allow(api, method):
-    response = getattr(api, method)("/api/v1/token", data={"x": 1}, format="json")
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete", "options"])
+@pytest.mark.parametrize("path", ["/api/v1/token", "/api/v1/sessions", f"/api/v1/scorecards/{ID}"])
+def test_write_methods_are_405_with_allow(api, method, path):
+    response = getattr(api, method)(path, data={"x": 1}, format="json")
     _envelope(response, 405, "method_not_allowed")
-    assert set(response["Allow"].replace(" ", "").split(",")) == {"GET", "HEAD", "OPTIONS"}
+    assert set(response["Allow"].replace(" ", "").split(",")) == {"GET", "HEAD"}
+
+
+@pytest.mark.parametrize("method", ["post", "delete"])
+def test_a_write_method_is_405_before_the_token_or_scope_is_checked(client_for, tenant, method):
+    """Whoever asks: no token, a bad one, or one without the scope of the GET."""
+    no_scope = client_for(tenant, scopes=["users:read"])
+    for client, path in (
+        (APIClient(), "/api/v1/sessions"),
+        (no_scope, f"/api/v1/scorecards/{ID}"),
+    ):
+        _envelope(getattr(client, method)(path), 405, "method_not_allowed")
+    bad = APIClient(HTTP_AUTHORIZATION="Bearer rpt_nope")
+    _envelope(bad.delete("/api/v1/sessions"), 405, "method_not_allowed")
+
+
+def test_options_of_the_schema_is_a_405_envelope(api):
+    _envelope(api.options("/api/v1/schema"), 405, "method_not_allowed")
+
+
+@pytest.mark.parametrize(
+    ("query", "accept"),
+    [
+        ({"format": "csv"}, "application/json"),
+        ({"format": "json"}, "application/json"),
+        ({}, "text/html"),
+        ({}, "application/xml"),
+    ],
+)
+def test_the_answer_is_json_whatever_accept_or_format_ask_for(api, tenant, query, accept):
+    """Unknown query parameters are ignored; the API never answers in another format."""
+    response = api.get("/api/v1/token", query, HTTP_ACCEPT=accept)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["ok"] is True
+    anonymous = APIClient().get("/api/v1/sessions", query, HTTP_ACCEPT=accept)
+    _envelope(anonymous, 401, "not_authenticated")
 
 
 @pytest.mark.parametrize("debug", [False, True])
