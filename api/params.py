@@ -39,14 +39,16 @@ def parse_timestamp(raw: str, *, date_means: Edge = "start") -> datetime:
     match = TIMESTAMP_RE.match(raw)
     if not match:
         raise ValueError(TIMESTAMP_HELP)
-    if match["date"].startswith("0000-"):
-        return EARLIEST  # RFC 3339 allows year 0; Python's calendar starts at year 1
+    # RFC 3339 allows year 0; Python's calendar starts at year 1. Year 0 is read as 2000, a
+    # leap year too (so the same dates are valid), and moved back once it is an instant.
+    year_zero = match["date"].startswith("0000-")
+    date_text = "2000" + match["date"][4:] if year_zero else match["date"]
     try:
-        day = datetime.strptime(match["date"], "%Y-%m-%d").replace(tzinfo=UTC)
+        day = datetime.strptime(date_text, "%Y-%m-%d").replace(tzinfo=UTC)
         if match["time"] is None:
             if date_means == "end":
-                return day.replace(hour=23, minute=59, second=59, microsecond=999999)
-            return day
+                day = day.replace(hour=23, minute=59, second=59, microsecond=999999)
+            return EARLIEST if year_zero else day
         clock = match["time"]
         if match["fraction"]:  # Python keeps microseconds; finer digits are dropped
             clock = clock[: clock.index(".") + 1] + match["fraction"][:6].ljust(6, "0")
@@ -58,6 +60,9 @@ def parse_timestamp(raw: str, *, date_means: Edge = "start") -> datetime:
         local = datetime.combine(day.date(), parsed_time, tzinfo=zone)
     except ValueError:
         raise ValueError(TIMESTAMP_HELP) from None
+    if year_zero:  # before year 1, unless its offset carries it into 0001-01-01 UTC
+        instant = local.astimezone(UTC)
+        return instant.replace(year=1) if instant.year == 2001 else EARLIEST
     try:
         return local.astimezone(UTC)
     except OverflowError:

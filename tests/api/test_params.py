@@ -37,6 +37,8 @@ def utc(*args) -> datetime:
         ("0001-01-01T00:00:00+01:00", "start", datetime.min.replace(tzinfo=UTC)),
         ("9999-12-31", "end", datetime.max.replace(tzinfo=UTC)),
         ("0000-01-01T00:00:00Z", "start", datetime.min.replace(tzinfo=UTC)),  # RFC 3339 year 0
+        ("0000-02-29", "end", datetime.min.replace(tzinfo=UTC)),  # year 0 is a leap year
+        ("0000-12-31T23:30:00-01:00", "start", utc(1, 1, 1, 0, 30)),  # year 1 in UTC
     ],
 )
 def test_timestamp_rules(raw, date_means, expected):
@@ -57,6 +59,13 @@ def test_timestamp_rules(raw, date_means, expected):
         "2026-05-06T",
         "٢٠٢٦-05-06",
         "2026-05-06T17:00:00+02:00~zz",
+        # Year 0 is valid, but its dates and times are checked like any other year's.
+        "0000-99-99",
+        "0000-02-30",
+        "0000-01-01T99:00:00Z",
+        "0000-01-01T00:00:00+25:00",
+        " 2026-05-06",
+        "2026-05-06\n",
     ],
 )
 def test_malformed_timestamps_are_refused(raw):
