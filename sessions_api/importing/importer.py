@@ -177,6 +177,7 @@ class Importer:
         # kind -> id -> (tenant id, line) for rows of the current batch.
         self._in_batch: dict[str, dict[uuid.UUID, tuple[uuid.UUID, int]]] = defaultdict(dict)
         self._batch_scorecard_of_session: dict[uuid.UUID, tuple[uuid.UUID, int]] = {}
+        self._batch_session_of_scorecard: dict[uuid.UUID, tuple[uuid.UUID, int]] = {}
         # Across the whole file: tenants are few, so their slugs can be remembered.
         self._tenant_slugs: dict[str, uuid.UUID] = {}
         self._rejected: dict[tuple[str, uuid.UUID], int] = {}
@@ -333,6 +334,14 @@ class Importer:
                     f"session_id: session {row['session_id']} already has scorecard {other[0]} "
                     f"(line {other[1]})"
                 )
+            # As for a stored scorecard (_check_batch): moving it would leave its first session
+            # scored without one, whatever the batch size.
+            first = self._batch_session_of_scorecard.get(row["id"])
+            if first is not None and first[0] != row["session_id"]:
+                problems.append(
+                    f"session_id: scorecard {row['id']} is for session {first[0]} on line "
+                    f"{first[1]}; a scorecard cannot move to another session"
+                )
 
         if problems:
             self._reject(number, kind, row["id"], "; ".join(problems))
@@ -347,6 +356,7 @@ class Importer:
             self._awaiting_scorecard.setdefault(row["id"], number)
         elif kind == "scorecard":
             self._batch_scorecard_of_session[row["session_id"]] = (row["id"], number)
+            self._batch_session_of_scorecard.setdefault(row["id"], (row["session_id"], number))
             self._awaiting_scorecard.pop(row["session_id"], None)
 
     # -- one batch -----------------------------------------------------------------------------
@@ -362,6 +372,7 @@ class Importer:
         self._batch.clear()
         self._in_batch.clear()
         self._batch_scorecard_of_session.clear()
+        self._batch_session_of_scorecard.clear()
         reset_queries()  # with DEBUG on, Django would keep every batch's SQL: memory not flat
         if self.progress is not None:
             self.progress(self.result.lines)

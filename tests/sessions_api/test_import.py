@@ -239,6 +239,23 @@ def test_every_bad_line_is_named_up_to_fifty(tmp_path):
     assert all(rows == [] for rows in snapshot().values())
 
 
+@pytest.mark.parametrize("batch", ["2000", "3"])  # within one batch, and across two
+def test_a_scorecard_cannot_move_within_the_file(tmp_path, batch):
+    """Its first session would stay scored without a scorecard (found by a contract review)."""
+    records = [
+        tenant(),
+        user(1),
+        scenario(1),
+        session(1, status="scored"),
+        session(2),
+        scorecard(1, session_n=1),
+        scorecard(1, session_n=2),
+    ]
+    message = run_import_failing(write_file(tmp_path, records), "--batch-size", batch)
+    assert re.search(r"^line 7: .*cannot move to another session", message, re.MULTILINE), message
+    assert all(rows == [] for rows in snapshot().values())
+
+
 def test_reference_to_a_later_line_is_an_error(tmp_path):
     message = run_import_failing(write_file(tmp_path, [user(1), tenant()]))
     assert "line 1: tenant_id: unknown tenant" in message
