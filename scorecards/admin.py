@@ -1,10 +1,13 @@
 from django.contrib import admin
 
+from tenants.admin import TenantOwnedAdmin
+
 from .models import Scorecard
 
 
 @admin.register(Scorecard)
-class ScorecardAdmin(admin.ModelAdmin):
+class ScorecardAdmin(TenantOwnedAdmin):
+    fixed_after_creation = ("tenant", "session")
     list_display = ["created_at", "session", "overall_score", "verdict", "tenant"]
     list_filter = ["tenant", "verdict"]
     list_select_related = ["tenant", "session"]

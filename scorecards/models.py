@@ -1,3 +1,4 @@
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
@@ -37,3 +38,13 @@ class Scorecard(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.overall_score} {self.verdict} ({self.id})"
+
+    def clean(self) -> None:
+        super().clean()
+        from sessions_api.importing.validation import scorecard_item_problems
+
+        problems = scorecard_item_problems(
+            {"categories": self.categories, "callouts": self.callouts}
+        )
+        if problems:
+            raise ValidationError(problems)

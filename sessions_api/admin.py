@@ -3,11 +3,13 @@ import json
 from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 
+from tenants.admin import TenantOwnedAdmin
+
 from .models import Scenario, Session
 
 
 @admin.register(Scenario)
-class ScenarioAdmin(admin.ModelAdmin):
+class ScenarioAdmin(TenantOwnedAdmin):
     list_display = ["name", "call_type", "status", "tenant", "created_at"]
     list_filter = ["tenant", "status", "call_type"]
     list_select_related = ["tenant"]
@@ -17,7 +19,7 @@ class ScenarioAdmin(admin.ModelAdmin):
 
 
 @admin.register(Session)
-class SessionAdmin(admin.ModelAdmin):
+class SessionAdmin(TenantOwnedAdmin):
     list_display = [
         "started_at",
         "user",

@@ -1,3 +1,4 @@
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
@@ -96,3 +97,20 @@ class Session(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.started_at:%Y-%m-%d %H:%M} {self.status} ({self.id})"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.created_at is None:  # as in the import format: a session's is its started_at
+            self.created_at = self.started_at
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        """A session has a scorecard exactly when it is scored (shared/api-v1.md). Adding or
+        removing the scorecard sets the status (scorecards.signals); here it cannot drift."""
+        super().clean()
+        has_scorecard = self.pk is not None and hasattr(self, "scorecard")
+        if self.status == self.Status.SCORED and not has_scorecard:
+            raise ValidationError(
+                {"status": "Only a session with a scorecard is scored: adding one scores it."}
+            )
+        if self.status != self.Status.SCORED and has_scorecard:
+            raise ValidationError({"status": "This session has a scorecard, so it is scored."})

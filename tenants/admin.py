@@ -8,6 +8,19 @@ from .scopes import ALL_SCOPES, SCOPES
 from .services import token_revoke
 
 
+class TenantOwnedAdmin(admin.ModelAdmin):
+    """A row stays with its tenant, and what it belongs to stays put: moving either would leave
+    rows pointing across tenants, or a scored session without its scorecard."""
+
+    fixed_after_creation: tuple[str, ...] = ("tenant",)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            fields += [name for name in self.fixed_after_creation if name not in fields]
+        return fields
+
+
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "is_active", "created_at"]
@@ -18,7 +31,7 @@ class TenantAdmin(admin.ModelAdmin):
 
 
 @admin.register(Rep)
-class RepAdmin(admin.ModelAdmin):
+class RepAdmin(TenantOwnedAdmin):
     list_display = ["full_name", "email", "role", "tenant", "created_at"]
     list_filter = ["tenant", "role"]
     list_select_related = ["tenant"]

@@ -1,5 +1,6 @@
 import uuid
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
@@ -40,6 +41,21 @@ class TenantOwned(models.Model):
         abstract = True
         base_manager_name = "unscoped"
         default_manager_name = "unscoped"
+
+    def clean(self) -> None:
+        """Every row it points at is of its own tenant: what PostgreSQL's composite keys refuse
+        (as an error page in admin), and what SQLite would store."""
+        super().clean()
+        errors = {}
+        for field in self._meta.concrete_fields:
+            if not field.is_relation or not issubclass(field.related_model, TenantOwned):
+                continue
+            if self.tenant_id is None or getattr(self, field.attname) is None:
+                continue
+            if getattr(self, field.name).tenant_id != self.tenant_id:
+                errors[field.name] = "It belongs to another tenant."
+        if errors:
+            raise ValidationError(errors)
 
 
 class Rep(TenantOwned):

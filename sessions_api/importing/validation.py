@@ -384,6 +384,19 @@ def clean_scorecard(record: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def scorecard_item_problems(record: dict[str, Any]) -> dict[str, list[str]]:
+    """The import's rules for a scorecard's ``categories`` and ``callouts``, for other writers
+    (admin): each field's problems, by field."""
+    f = _Fields(record)
+    _items(f, "categories", _plain_categories, _clean_category)
+    _items(f, "callouts", _plain_callouts, _clean_callout)
+    problems: dict[str, list[str]] = {}
+    for problem in f.problems:
+        field = re.split(r"[\[:.]", problem, maxsplit=1)[0]
+        problems.setdefault(field, []).append(problem)
+    return problems
+
+
 CLEANERS = {
     "tenant": clean_tenant,
     "user": clean_user,
