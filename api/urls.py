@@ -26,6 +26,10 @@ urlpatterns = [
     path("users", UserViewSet.as_view(LIST), name="user-list"),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
-    path("redoc", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    path(
+        "redoc",
+        SpectacularRedocView.as_view(url_name="api:schema", template_name="api/redoc.html"),
+        name="redoc",
+    ),
     path("analytics/summary", SummaryViewSet.as_view(LIST), name="analytics-summary"),
 ]

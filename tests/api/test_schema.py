@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,7 @@ def test_schema_yaml_and_json_and_docs_pages_need_no_token():
         html = response.content.decode()
         assert "/static/drf_spectacular_sidecar/" in html
         assert "cdn." not in html and "unpkg" not in html  # no internet needed
+        assert not re.findall(r'(?:src|href)="(?:https?:)?//', html), page  # nor any other host
 
 
 @pytest.mark.django_db
