@@ -1,6 +1,7 @@
 import uuid
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -89,6 +90,9 @@ class Rep(TenantOwned):
         return self.full_name
 
 
+MAX_RATE_LIMIT_PER_MINUTE = 1_000_000  # a thousand times the default: "unlimited" in practice
+
+
 class ApiToken(models.Model):
     """A Bearer token of one tenant. The raw value is shown once, at creation; only its hash is
     kept. Revocation, expiry and the tenant's deactivation all take effect on the next request.
@@ -102,7 +106,10 @@ class ApiToken(models.Model):
     last_four = models.CharField(max_length=4, editable=False)
     scopes = models.JSONField(default=list)
     rate_limit_per_minute = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Requests per minute; empty means the default."
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_RATE_LIMIT_PER_MINUTE)],
+        help_text="Requests per minute; empty means the default.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(null=True, blank=True)
@@ -115,6 +122,14 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…{self.last_four})"
+
+    def clean(self) -> None:
+        super().clean()
+        if self._state.adding and self.expires_at is not None:
+            from django.utils import timezone
+
+            if self.expires_at <= timezone.now():
+                raise ValidationError({"expires_at": "A new token must expire in the future."})
 
     def set_raw_token(self, raw: str) -> None:
         from . import tokens

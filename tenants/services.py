@@ -18,7 +18,8 @@ def token_create(
     expires_at: datetime | None = None,
     rate_limit_per_minute: int | None = None,
 ) -> tuple[ApiToken, str]:
-    """Returns the token and its raw value: the only time the raw value exists."""
+    """Returns the token and its raw value: the only time the raw value exists. Refuses what
+    admin's form refuses (ValidationError): the model's rules are the one place for both."""
     raw = tokens.generate()
     token = ApiToken(
         tenant=tenant,
@@ -28,6 +29,7 @@ def token_create(
         rate_limit_per_minute=rate_limit_per_minute,
     )
     token.set_raw_token(raw)
+    token.full_clean()
     token.save()
     return token, raw
 

@@ -77,3 +77,37 @@ def test_revoke_token_without_a_shared_store_says_when_servers_see_it(tenant, se
 def test_revoke_unknown_prefix_fails(tenant):
     with pytest.raises(CommandError, match="no token"):
         _run("revoke_token", "rpt_00000000")
+
+
+BASE = ["create_token", "--tenant", "acme", "--scopes", "all"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--name", "x", "--rate-limit", "99999999999999999999"], "--rate-limit: "),
+        (["--name", "x", "--rate-limit", "4294967297"], "--rate-limit: "),
+        (["--name", "x", "--rate-limit", "0"], "--rate-limit: "),
+        (["--name", "x", "--expires-at", "9999-12-31T23:59:59-05:00"], "between years 1 and 9999"),
+        (["--name", "x", "--expires-at", "0001-01-01T00:00:00+01:00"], "between years 1 and 9999"),
+        (["--name", "x", "--expires-at", "2020-01-01"], "--expires-at: .*in the future"),
+        (["--name", "n" * 201], "--name: "),
+    ],
+)
+def test_create_token_refuses_what_admin_refuses(tenant, args, message):
+    """A clear error, not a traceback or a silently changed value (found by a review)."""
+    with pytest.raises(CommandError, match=message):
+        _run(*BASE, *args)
+    assert ApiToken.objects.count() == 0
+
+
+def test_revoke_token_by_the_whole_token_revokes_that_token_only(tenant):
+    raw = _run(*BASE, "--name", "x").strip()
+    other = raw[:-1] + ("A" if raw[-1] != "A" else "B")  # same prefix, not a token
+    with pytest.raises(CommandError, match="not a token"):
+        _run("revoke_token", other)
+    with pytest.raises(CommandError, match="not a token"):
+        _run("revoke_token", raw + "x")
+    assert ApiToken.objects.get().revoked_at is None
+    assert "Revoked" in _run("revoke_token", raw)
+    assert ApiToken.objects.get().revoked_at is not None

@@ -1,5 +1,6 @@
 from datetime import UTC, datetime
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tenants.models import Tenant
@@ -38,13 +39,26 @@ class Command(BaseCommand):
                 raise CommandError(f"--expires-at is not ISO 8601: {exc}") from exc
             if expires_at.tzinfo is None:
                 expires_at = expires_at.replace(tzinfo=UTC)
-        if options["rate_limit"] is not None and options["rate_limit"] < 1:
-            raise CommandError("--rate-limit must be a positive number of requests per minute")
-        _token, raw = token_create(
-            tenant=tenant,
-            name=options["name"].strip(),
-            scopes=scopes,
-            expires_at=expires_at,
-            rate_limit_per_minute=options["rate_limit"],
-        )
+            try:
+                expires_at = expires_at.astimezone(UTC)
+            except OverflowError:
+                raise CommandError(
+                    "--expires-at must fall between years 1 and 9999 in UTC"
+                ) from None
+        try:
+            _token, raw = token_create(
+                tenant=tenant,
+                name=options["name"].strip(),
+                scopes=scopes,
+                expires_at=expires_at,
+                rate_limit_per_minute=options["rate_limit"],
+            )
+        except ValidationError as exc:
+            options_of = {"rate_limit_per_minute": "rate-limit", "expires_at": "expires-at"}
+            raise CommandError(
+                "; ".join(
+                    f"--{options_of.get(field, field)}: {' '.join(messages)}"
+                    for field, messages in exc.message_dict.items()
+                )
+            ) from None
         self.stdout.write(raw)

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from api import ratelimit
+from tenants import tokens
 from tenants.models import ApiToken
 from tenants.services import token_revoke
 from tenants.tokens import VISIBLE_PREFIX_LENGTH
@@ -14,8 +15,20 @@ class Command(BaseCommand):
         parser.add_argument("prefix", help="the token's prefix as admin shows it, or the token")
 
     def handle(self, *args, **options) -> None:
-        prefix = options["prefix"][:VISIBLE_PREFIX_LENGTH]
-        matches = list(ApiToken.objects.filter(prefix=prefix).select_related("tenant")[:2])
+        given = options["prefix"].strip()
+        tokens_ = ApiToken.objects.select_related("tenant")
+        if len(given) > VISIBLE_PREFIX_LENGTH:  # a whole token: that token, or none
+            if not tokens.is_well_formed(given):
+                raise CommandError(
+                    "not a token: give the prefix as admin shows it (e.g. rpt_AbCd1234) or the "
+                    "whole token"
+                )
+            tokens_ = tokens_.filter(token_hash=tokens.hash_token(given))
+            prefix = tokens.visible_prefix(given)
+        else:
+            prefix = given
+            tokens_ = tokens_.filter(prefix=prefix)
+        matches = list(tokens_[:2])
         if not matches:
             raise CommandError(f"no token with prefix {prefix!r}")
         if len(matches) > 1:
