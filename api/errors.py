@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import TooManyFieldsSent
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -90,7 +92,9 @@ def error_response(
     return response
 
 
-# Status codes the middleware may meet outside DRF, and what to call them.
+# Status codes the middleware may meet outside DRF, and what to call them. A 400 there is a
+# request Django itself refused (a Host not in ALLOWED_HOSTS): ``bad_request``, documented in
+# the schema's codes beside the contract's.
 GENERIC = {
     400: ("Bad request.", "bad_request"),
     403: ("Forbidden.", "forbidden"),
@@ -104,6 +108,9 @@ GENERIC = {
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
+    if isinstance(exc, TooManyFieldsSent):  # reading request.GET: the query string is the fault
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        exc = InvalidParameter({"query": [f"must have at most {limit} parameters"]})
     if not isinstance(exc, exceptions.APIException):
         return None  # a bug or an outage: the middleware logs it and answers 500/503
 

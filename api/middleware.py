@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from django.core.exceptions import SuspiciousOperation
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 
@@ -41,8 +42,8 @@ class ApiEnvelopeMiddleware:
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not http_request_is_api(request):
-            return None
+        if not http_request_is_api(request) or isinstance(exception, SuspiciousOperation):
+            return None  # Django answers a SuspiciousOperation with a 400, enveloped above
         if isinstance(exception, OperationalError | InterfaceError) or (
             isinstance(exception, DatabaseError) and _looks_like_connection_loss(exception)
         ):

@@ -34,6 +34,7 @@ ERROR_CODES = [
     "rate_limited",
     "server_error",
     "unavailable",
+    "bad_request",  # beyond the contract's table: a request Django refused (unknown Host)
 ]
 
 

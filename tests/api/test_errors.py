@@ -73,6 +73,21 @@ def test_a_write_method_is_405_before_the_token_or_scope_is_checked(client_for, 
     _envelope(bad.delete("/api/v1/sessions"), 405, "method_not_allowed")
 
 
+def test_too_many_query_parameters_is_a_400_not_a_bug(api, settings, caplog):
+    """Django refuses over DATA_UPLOAD_MAX_NUMBER_FIELDS parameters when the view reads them."""
+    query = {"limit": "1", **{f"x{n}": "1" for n in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS)}}
+    with caplog.at_level(logging.ERROR, logger="api"):
+        body = _envelope(api.get("/api/v1/sessions", query), 400, "invalid_parameter")
+    assert "at most 1000" in body["details"]["query"][0]
+    assert not caplog.records  # not logged as an unhandled error
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_an_unknown_host_is_a_400_envelope(api, settings, debug):
+    settings.DEBUG = debug
+    _envelope(api.get("/api/v1/token", HTTP_HOST="evil.example"), 400, "bad_request")
+
+
 def test_options_of_the_schema_is_a_405_envelope(api):
     _envelope(api.options("/api/v1/schema"), 405, "method_not_allowed")
 
