@@ -140,6 +140,15 @@ def bump_token_epoch() -> None:
 
 
 def client_address(request: HttpRequest) -> str:
+    """The caller's address. Behind proxies (API_TRUSTED_PROXY_HOPS of them, each appending the
+    address it saw to X-Forwarded-For), it is the entry the outermost proxy appended: entries
+    left of it are whatever the client sent, and REMOTE_ADDR is the nearest proxy."""
+    hops = settings.API_TRUSTED_PROXY_HOPS
+    if hops > 0:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+        addresses = [entry.strip() for entry in forwarded if entry.strip()]
+        if len(addresses) >= hops:
+            return addresses[-hops][:64]
     return request.META.get("REMOTE_ADDR") or "unknown"
 
 

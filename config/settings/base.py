@@ -160,6 +160,10 @@ API_RATE_LIMIT_CACHE = "default"
 API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600)
 # Per client address; generous for honest typos, tight for someone guessing tokens.
 API_FAILED_AUTH_PER_MINUTE = env_int("API_FAILED_AUTH_PER_MINUTE", 30)
+# Proxies in front of the servers that append to X-Forwarded-For (a load balancer, nginx): with
+# 0, failed authentications are counted per REMOTE_ADDR, which behind a proxy is the proxy, so
+# one client's guesses would lock out every client.
+API_TRUSTED_PROXY_HOPS = env_int("API_TRUSTED_PROXY_HOPS", 0)
 # last_used_at is for humans ("is this token still in use?"): minutes of precision suffice.
 API_TOKEN_LAST_USED_INTERVAL_SECONDS = env_int("API_TOKEN_LAST_USED_INTERVAL_SECONDS", 300)
 # Tokens cached per server process (tenants/token_cache.py): revocation still takes effect on

@@ -7,8 +7,16 @@ from django.core.exceptions import ImproperlyConfigured
 from .base import *  # noqa: F403
 from .env import env_bool, env_int
 
-if "DJANGO_SECRET_KEY" not in os.environ:
-    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set in production")
+if not os.environ.get("DJANGO_SECRET_KEY", "").strip():
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set (and not empty) in production")
+
+# Without a shared store every server process keeps its own rate-limit counters (N processes:
+# N times the limit) and the token cache stays off. Production runs several processes.
+if not REDIS_URL and not env_bool("API_WITHOUT_REDIS", False):  # noqa: F405
+    raise ImproperlyConfigured(
+        "REDIS_URL must be set in production: server processes share rate limits through it. "
+        "For a single server process, set API_WITHOUT_REDIS=1."
+    )
 
 DEBUG = False
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

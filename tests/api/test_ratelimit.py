@@ -39,6 +39,44 @@ def test_limit_is_per_token_and_configurable_per_token(client_for, tenant, setti
     assert [default.get("/api/v1/token").status_code for _ in range(3)] == [200, 200, 429]
 
 
+@pytest.mark.parametrize(
+    ("hops", "forwarded", "expected"),
+    [
+        (0, "203.0.113.7", "10.0.0.1"),  # no proxy trusted: the header is the client's word
+        (1, "203.0.113.7", "203.0.113.7"),
+        (1, "6.6.6.6, 203.0.113.7", "203.0.113.7"),  # what the client sent is left of it
+        (2, "6.6.6.6, 203.0.113.7, 10.0.0.2", "203.0.113.7"),
+        (2, "203.0.113.7", "10.0.0.1"),  # fewer entries than proxies: not through them
+        (1, "", "10.0.0.1"),
+    ],
+)
+def test_the_client_address_behind_trusted_proxies(rf, settings, hops, forwarded, expected):
+    from api.ratelimit import client_address
+
+    settings.API_TRUSTED_PROXY_HOPS = hops
+    request = rf.get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=forwarded)
+    assert client_address(request) == expected
+
+
+def test_behind_a_proxy_one_clients_guesses_lock_out_only_that_client(settings):
+    """All requests arrive from the proxy's address (found by a review: an expired token got a
+    429 for another client's guesses)."""
+    from rest_framework.test import APIClient
+
+    settings.API_FAILED_AUTH_PER_MINUTE = 3
+    settings.API_TRUSTED_PROXY_HOPS = 1
+    proxy = {"REMOTE_ADDR": "10.0.0.1"}
+    guesser = APIClient(HTTP_AUTHORIZATION="Bearer rpt_guess", **proxy)
+    codes = [
+        guesser.get("/api/v1/token", HTTP_X_FORWARDED_FOR="203.0.113.7").status_code
+        for _ in range(4)
+    ]
+    assert codes == [401, 401, 401, 429]
+    other = APIClient(HTTP_AUTHORIZATION="Bearer rpt_other", **proxy)
+    response = other.get("/api/v1/token", HTTP_X_FORWARDED_FOR="198.51.100.4")
+    assert response.status_code == 401
+
+
 def test_failed_authentication_is_limited_per_address(client_for, tenant, settings):
     settings.API_FAILED_AUTH_PER_MINUTE = 3
     from rest_framework.test import APIClient
