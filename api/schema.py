@@ -312,3 +312,50 @@ __all__ = [
     "OpenApiExample",
     "api_operation",
 ]
+
+
+# -- response headers --------------------------------------------------------------------------
+
+HEADERS = {
+    "X-Request-ID": (
+        "The caller's own X-Request-ID when it is a sane token of at most 128 characters, "
+        "otherwise a new one; error bodies repeat it as `details.request_id`.",
+        "string",
+    ),
+    "X-RateLimit-Limit": ("Requests per minute allowed to this token.", "integer"),
+    "X-RateLimit-Remaining": ("Requests left in the current minute.", "integer"),
+    "X-RateLimit-Reset": ("When the current minute's count resets (Unix seconds).", "integer"),
+    "Retry-After": ("Seconds to wait before retrying.", "integer"),
+    "WWW-Authenticate": (
+        '`Bearer realm="api"`, with `error="invalid_token"` unless the credentials were missing.',
+        "string",
+    ),
+}
+RATE_LIMITED = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+# Which responses carry which headers: rate-limit headers once the token is authenticated (so
+# not on 401, nor on a 500/503 that escaped the view), Retry-After on 429 and 503.
+HEADERS_OF_STATUS = {
+    "200": RATE_LIMITED,
+    "400": RATE_LIMITED,
+    "401": ("WWW-Authenticate",),
+    "403": RATE_LIMITED,
+    "404": RATE_LIMITED,
+    "429": (*RATE_LIMITED, "Retry-After"),
+    "503": ("Retry-After",),
+}
+
+
+def add_response_headers(result, generator, request, public):
+    """drf-spectacular postprocessing hook: the headers each response really carries."""
+    result.setdefault("components", {})["headers"] = {
+        name: {"description": text, "schema": {"type": kind}}
+        for name, (text, kind) in HEADERS.items()
+    }
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                names = ("X-Request-ID", *HEADERS_OF_STATUS.get(status, ()))
+                response["headers"] = {
+                    name: {"$ref": f"#/components/headers/{name}"} for name in names
+                }
+    return result

@@ -192,6 +192,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
     "SERVERS": [{"url": "/", "description": "this server"}],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.add_response_headers",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "SessionStatusEnum": ["in_progress", "completed", "scored", "abandoned", "failed"],
         "ScenarioStatusEnum": ["active", "archived"],

@@ -3,6 +3,7 @@
 import io
 import json
 import re
+import uuid
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from api import schema as s
-from tests.factories import ScorecardFactory
+from tests.factories import ScorecardFactory, SessionFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 OPERATIONS = {
@@ -133,3 +134,31 @@ def test_schema_examples_are_real_responses_for_the_demo_data(client_for, kind, 
     else:
         real = api.get(url).json()
     assert real == value
+
+
+@pytest.mark.django_db
+def test_every_documented_response_header_is_sent(api, client_for, tenant, settings):
+    """Each status of an operation, provoked for real, carries the headers the schema lists."""
+    document = APIClient().get("/api/v1/schema?format=json").json()
+    detail = document["paths"]["/api/v1/sessions/{id}"]["get"]["responses"]
+    listing = document["paths"]["/api/v1/sessions"]["get"]["responses"]
+    session = SessionFactory(tenant=tenant)
+    url = f"/api/v1/sessions/{session.id}"
+    settings.API_RATE_LIMIT_PER_MINUTE = 3
+    no_scope = client_for(tenant, scopes=["users:read"])
+    provoked = {
+        "200": api.get(url),
+        "400": api.get("/api/v1/sessions", {"limit": "0"}),  # the list: the detail has none
+        "401": APIClient().get(url),
+        "403": no_scope.get(url),
+        "404": api.get(f"/api/v1/sessions/{uuid.uuid4()}"),
+    }
+    provoked["429"] = api.get(url)  # the fourth request of this token this minute
+    for status, response in provoked.items():
+        assert str(response.status_code) == status
+        documented = set((listing if status == "400" else detail)[status]["headers"])
+        assert "X-Request-ID" in documented
+        missing = {name for name in documented if not response.has_header(name)}
+        assert not missing, (status, missing)
+        if "X-RateLimit-Limit" not in documented:  # and nothing undocumented of that kind
+            assert not response.has_header("X-RateLimit-Limit"), status
