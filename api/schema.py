@@ -299,21 +299,6 @@ USER_PAGE = _envelope("UserPage", UserSerializer(many=True), paginated=True)
 SUMMARY_ONE = _envelope("SummaryEnvelope", SummarySerializer)
 TOKEN_ONE = _envelope("TokenEnvelope", TokenInfoSerializer())
 
-__all__ = [
-    "FROM",
-    "LIMIT",
-    "PATH_ID",
-    "SCENARIO_CURSOR",
-    "SCENARIO_ID",
-    "SESSION_CURSOR",
-    "TO",
-    "USER_CURSOR",
-    "USER_ID",
-    "OpenApiExample",
-    "api_operation",
-]
-
-
 # -- response headers --------------------------------------------------------------------------
 
 HEADERS = {
@@ -359,3 +344,18 @@ def add_response_headers(result, generator, request, public):
                     name: {"$ref": f"#/components/headers/{name}"} for name in names
                 }
     return result
+
+
+__all__ = [
+    "FROM",
+    "LIMIT",
+    "PATH_ID",
+    "SCENARIO_CURSOR",
+    "SCENARIO_ID",
+    "SESSION_CURSOR",
+    "TO",
+    "USER_CURSOR",
+    "USER_ID",
+    "OpenApiExample",
+    "api_operation",
+]
