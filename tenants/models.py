@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from .scoping import TenantScopedManager
 
@@ -125,11 +126,9 @@ class ApiToken(models.Model):
 
     def clean(self) -> None:
         super().clean()
-        if self._state.adding and self.expires_at is not None:
-            from django.utils import timezone
-
-            if self.expires_at <= timezone.now():
-                raise ValidationError({"expires_at": "A new token must expire in the future."})
+        adding = self._state.adding
+        if adding and self.expires_at is not None and self.expires_at <= timezone.now():
+            raise ValidationError({"expires_at": "A new token must expire in the future."})
 
     def set_raw_token(self, raw: str) -> None:
         from . import tokens

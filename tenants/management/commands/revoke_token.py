@@ -16,19 +16,19 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         given = options["prefix"].strip()
-        tokens_ = ApiToken.objects.select_related("tenant")
+        candidates = ApiToken.objects.select_related("tenant")
         if len(given) > VISIBLE_PREFIX_LENGTH:  # a whole token: that token, or none
             if not tokens.is_well_formed(given):
                 raise CommandError(
                     "not a token: give the prefix as admin shows it (e.g. rpt_AbCd1234) or the "
                     "whole token"
                 )
-            tokens_ = tokens_.filter(token_hash=tokens.hash_token(given))
+            candidates = candidates.filter(token_hash=tokens.hash_token(given))
             prefix = tokens.visible_prefix(given)
         else:
             prefix = given
-            tokens_ = tokens_.filter(prefix=prefix)
-        matches = list(tokens_[:2])
+            candidates = candidates.filter(prefix=prefix)
+        matches = list(candidates[:2])
         if not matches:
             raise CommandError(f"no token with prefix {prefix!r}")
         if len(matches) > 1:
