@@ -181,8 +181,10 @@ class Importer:
         # Across the whole file: tenants are few, so their slugs can be remembered.
         self._tenant_slugs: dict[str, uuid.UUID] = {}
         self._rejected: dict[tuple[str, uuid.UUID], int] = {}
-        # Scored sessions whose scorecard has not been seen yet: session id -> line.
+        # Scored sessions whose scorecard has not been seen yet: session id -> line. Those not
+        # yet looked up among stored scorecards are also in _unchecked_scored.
         self._awaiting_scorecard: dict[uuid.UUID, int] = {}
+        self._unchecked_scored: list[uuid.UUID] = []
         self._now = datetime.now(UTC)
         self._touched_days = rollups.new_keys()
         self._touched_reps: rollups.RepKeys = defaultdict(set)
@@ -353,7 +355,10 @@ class Importer:
         if kind == "tenant":
             self._tenant_slugs[row["slug"]] = row["id"]
         elif kind == "session" and row["status"] == Session.Status.SCORED:
-            self._awaiting_scorecard.setdefault(row["id"], number)
+            known = row["id"] in self._awaiting_scorecard
+            if not known and row["id"] not in self._batch_scorecard_of_session:
+                self._awaiting_scorecard[row["id"]] = number
+                self._unchecked_scored.append(row["id"])
         elif kind == "scorecard":
             self._batch_scorecard_of_session[row["session_id"]] = (row["id"], number)
             self._batch_session_of_scorecard.setdefault(row["id"], (row["session_id"], number))
@@ -611,10 +616,15 @@ class Importer:
                 )
 
     def _check_awaiting_scorecards(self, *, final: bool) -> None:
-        """Scored sessions must have a scorecard, in the file or already stored."""
-        if not self._awaiting_scorecard:
-            return
-        ids = list(self._awaiting_scorecard)
+        """Scored sessions must have a scorecard, in the file or already stored.
+
+        Each is looked up among stored scorecards once, at the first flush after its line (the
+        file's earlier batches are written by then). A scorecard in its own batch before it is
+        known from the batch; one on a later line settles it in _accept. So a file with its
+        scorecards far below its sessions costs one lookup per session, not one per batch.
+        """
+        ids = [i for i in self._unchecked_scored if i in self._awaiting_scorecard]
+        self._unchecked_scored.clear()
         for chunk in _chunks(ids):
             for session_id in Scorecard.unscoped.filter(session_id__any_of=chunk).values_list(
                 "session_id", flat=True

@@ -283,6 +283,52 @@ def test_scored_session_without_scorecard_fails_the_file(tmp_path):
     assert all(rows == [] for rows in snapshot().values())
 
 
+@pytest.mark.parametrize("batch", ["4", "7", "2000"])
+@pytest.mark.parametrize("stored_first", [False, True])
+def test_each_scored_session_is_looked_up_once_wherever_its_scorecard_is(
+    tmp_path, batch, stored_first
+):
+    """Scored sessions first, their scorecards far below (or stored, or just before a line
+    that re-states the session): the file imports, and each session is looked up among stored
+    scorecards at most once, not once per batch it waits through (found by a review)."""
+    from django.db import connection
+
+    n = 40
+    head = [tenant(), user(), scenario()]
+    if stored_first:  # the scorecards already stored: the file only re-states the sessions
+        run_import(
+            write_file(
+                tmp_path,
+                [
+                    *head,
+                    *[session(i, status="scored") for i in range(n)],
+                    *[scorecard(i) for i in range(n)],
+                ],
+                "first.jsonl",
+            )
+        )
+    records = [*head, *[session(i, status="scored") for i in range(n)]]
+    if not stored_first:
+        records += [scorecard(i) for i in range(n)]
+    # Re-stated after its scorecard: the scorecard is the line before, maybe in the same batch.
+    records += [session(n), scorecard(n), session(n, status="scored")]
+    lookups: list[int] = []  # ids per lookup (the importer clears connection.queries per batch)
+
+    def spy(execute, sql, params, many, context):
+        if sql.startswith('SELECT "scorecards_scorecard"."session_id" AS "session_id" FROM'):
+            # SQLite binds each id; PostgreSQL one array of them (id__any_of).
+            lookups.append(sum(len(p) if isinstance(p, list | tuple) else 1 for p in params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(spy):
+        run_import(write_file(tmp_path, records), "--batch-size", batch)
+    looked_up = sum(lookups)
+    if stored_first:  # then only the lookups can find the scorecards: the spy must see them
+        assert looked_up >= n
+    assert looked_up <= n + 1, looked_up  # at most once each (n + 1 scored sessions)
+    assert Session.unscoped.filter(status="scored").count() == n + 1
+
+
 def test_blank_lines_and_bom_are_tolerated(tmp_path):
     data = b"\xef\xbb\xbf" + to_bytes(valid_file()[:1]) + b"\n   \n" + to_bytes(valid_file()[1:])
     path = tmp_path / "bom.jsonl"
