@@ -16,3 +16,14 @@ def db_property(max_examples: int) -> settings:
         deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
+
+
+def invalid_parameter(response) -> dict:
+    """The body of a 400 in the contract's envelope; each bad parameter has messages."""
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["ok"] is False and body["code"] == "invalid_parameter" and body["error"]
+    assert body["details"]["request_id"] == response["X-Request-ID"]
+    named = {k: v for k, v in body["details"].items() if k != "request_id"}
+    assert named and all(isinstance(m, str) for ms in named.values() for m in ms)
+    return body

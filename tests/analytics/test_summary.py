@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from analytics.selectors import round_half_up
 from tests.factories import RepFactory, ScorecardFactory, SessionFactory
+from tests.helpers import invalid_parameter
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/analytics/summary"
@@ -80,9 +81,7 @@ def test_user_and_scenario_filters(api, tenant):
     ],
 )
 def test_bad_parameters_are_400(api, query):
-    response = api.get(URL, query)
-    assert response.status_code == 400
-    assert set(query) & set(response.json()["details"])
+    assert set(query) & set(invalid_parameter(api.get(URL, query))["details"])
 
 
 @pytest.mark.parametrize("to", ["0001-01-05", "0000-01-01T00:00:00Z", "0001-01-01T00:30:00+01:00"])

@@ -31,3 +31,11 @@ def test_no_cors_and_no_cookies(api):
     assert not any(h.lower().startswith("access-control-") for h in response.headers)
     assert "Set-Cookie" not in response.headers
     assert not response.cookies
+
+
+def test_one_query_per_request_once_last_used_at_is_fresh(api, django_assert_max_num_queries):
+    """The token and its tenant in one lookup; last_used_at is written at most every few
+    minutes, so a second request within them reads and writes nothing else."""
+    assert api.get("/api/v1/token").status_code == 200
+    with django_assert_max_num_queries(1):
+        assert api.get("/api/v1/token").status_code == 200

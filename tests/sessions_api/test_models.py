@@ -101,7 +101,9 @@ def test_moving_a_session_to_another_tenant_is_refused():
 
 def test_same_tenant_rows_are_accepted():
     session = SessionFactory()
-    assert session.user.tenant_id == session.tenant_id == session.scenario.tenant_id
+    stored = Session.unscoped.select_related("user", "scenario").get(pk=session.pk)
+    assert stored.user.tenant_id == stored.tenant_id == stored.scenario.tenant_id
+    session.full_clean()  # TenantOwned.clean agrees
 
 
 def test_scoped_manager_refuses_to_run_unscoped():

@@ -15,10 +15,15 @@ def test_generated_tokens_have_prefix_base62_body_and_valid_checksum():
 
 
 def test_tokens_are_unique_and_carry_at_least_160_bits():
-    assert len({tokens.generate() for _ in range(1000)}) == 1000
+    generated = [tokens.generate() for _ in range(1000)]
+    assert len(set(generated)) == 1000
     import math
 
-    assert tokens.BODY_LENGTH * math.log2(62) >= 160
+    # The entropy of what generate() really draws: its bodies' length and alphabet.
+    bodies = [raw[4 : -tokens.CHECKSUM_LENGTH] for raw in generated]
+    alphabet = {c for body in bodies for c in body}
+    assert len(alphabet) == 62
+    assert min(len(body) for body in bodies) * math.log2(len(alphabet)) >= 160
 
 
 def test_a_changed_character_fails_the_checksum():
@@ -38,6 +43,18 @@ def test_a_token_with_anything_after_it_is_malformed():
 def test_random_strings_are_not_tokens(text):
     # A random string passes the 6-character checksum with odds of 1 in 4 billion.
     assert not tokens.is_well_formed("rpt_" + text) or len(text) == 38
+
+
+base62 = st.text(alphabet=string.ascii_letters + string.digits, min_size=32, max_size=32)
+
+
+@given(
+    body=base62,
+    check=st.text(alphabet=string.ascii_letters + string.digits, min_size=6, max_size=6),
+)
+def test_a_token_of_the_right_shape_is_well_formed_exactly_when_its_checksum_matches(body, check):
+    assert tokens.is_well_formed(f"rpt_{body}{check}") == (tokens.checksum(body) == check)
+    assert tokens.is_well_formed(f"rpt_{body}{tokens.checksum(body)}")
 
 
 def test_only_the_hash_and_a_visible_prefix_are_kept(db, tenant):

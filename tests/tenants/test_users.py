@@ -3,6 +3,7 @@ from datetime import timedelta
 import pytest
 
 from tests.factories import BASE_TIME, RepFactory, SessionFactory
+from tests.helpers import invalid_parameter
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/users"
@@ -29,8 +30,7 @@ def test_role_filter(api, tenant):
     RepFactory(tenant=tenant, role="rep")
     admin = RepFactory(tenant=tenant, role="admin")
     assert [i["id"] for i in api.get(URL, {"role": "admin"}).json()["data"]] == [str(admin.id)]
-    response = api.get(URL, {"role": "boss"})
-    assert response.status_code == 400 and "role" in response.json()["details"]
+    assert "role" in invalid_parameter(api.get(URL, {"role": "boss"}))["details"]
 
 
 def test_email_only_when_asked_and_allowed(client_for, tenant):
