@@ -115,9 +115,29 @@ def _hit(key: str, *, read_epoch: bool = False) -> tuple[int, int, str | None]:
             caches[settings.API_RATE_LIMIT_CACHE], f"rl:{key}:{window}", read_epoch=read_epoch
         )
     except Exception:  # the limiter must never take the API down with it
-        logger.warning("rate-limit store unavailable; not limiting", exc_info=True)
+        _store_unavailable()
         used, epoch = 0, None
     return used, reset_at, epoch
+
+
+STORE_WARNING_INTERVAL_SECONDS = 60
+_last_store_warning = float("-inf")
+
+
+def _store_unavailable() -> None:
+    """A warning with the traceback at most once a minute per process: an outage fails every
+    request's count, and one traceback per request would bury everything else in the log."""
+    global _last_store_warning
+    now = time.monotonic()
+    if now - _last_store_warning >= STORE_WARNING_INTERVAL_SECONDS:
+        _last_store_warning = now
+        logger.warning(
+            "rate-limit store unavailable; not limiting (repeats are logged at most every %d s)",
+            STORE_WARNING_INTERVAL_SECONDS,
+            exc_info=True,
+        )
+    else:
+        logger.debug("rate-limit store still unavailable", exc_info=True)
 
 
 def hit_token(token_hash: str) -> TokenHit:
@@ -153,5 +173,11 @@ def client_address(request: HttpRequest) -> str:
 
 
 def record_failed_auth(request: HttpRequest) -> Usage:
-    used, reset_at, _ = _hit(f"authfail:{client_address(request)}")
-    return Usage(limit=settings.API_FAILED_AUTH_PER_MINUTE, count=used, reset_at=reset_at)
+    address = client_address(request)
+    used, reset_at, _ = _hit(f"authfail:{address}")
+    limit = settings.API_FAILED_AUTH_PER_MINUTE
+    if used == limit + 1:  # once per address and minute: the moment it is locked out
+        logger.warning(
+            "client %s locked out: over %d failed authentications this minute", address, limit
+        )
+    return Usage(limit=limit, count=used, reset_at=reset_at)

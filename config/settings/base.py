@@ -120,11 +120,16 @@ LOGGING = {
             "formatter": "plain",
             "filters": ["request_id"],
         },
+        "null": {"class": "logging.NullHandler"},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # Django logs every 4xx as a warning; our own middleware logs what matters.
         "django.request": {"level": "ERROR"},
+        # A Host not in ALLOWED_HOSTS is a scanner's everyday probe, answered 400: Django would
+        # log each with its traceback.
+        # (A handler is needed: with none, Python's last-resort handler prints it anyway.)
+        "django.security.DisallowedHost": {"handlers": ["null"], "propagate": False},
     },
 }
 

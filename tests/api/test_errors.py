@@ -1,6 +1,7 @@
 """Every error is the contract's JSON envelope, with the request id, whatever DEBUG says."""
 
 import logging
+import os
 import uuid
 
 import pytest
@@ -152,3 +153,23 @@ def test_request_id_is_echoed_only_when_sane(api, sent, echoed):
 def test_every_response_has_a_request_id(api):
     for response in (api.get("/api/v1/token"), APIClient().get("/api/v1/token")):
         assert len(response["X-Request-ID"]) == 32
+
+
+def test_an_unknown_host_is_not_logged_as_an_error():
+    """A scanner's everyday probe: answered 400, with no traceback in the log. In a fresh
+    process, because pytest hangs its capture handlers on every logger."""
+    import subprocess
+    import sys
+
+    from tests.live import ROOT
+
+    script = (
+        "import django; django.setup(); from django.test import Client; "
+        "print(Client().get('/api/v1/token', HTTP_HOST='evil.example').status_code)"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"}
+    run = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert run.stdout.strip() == "400", run.stderr
+    assert "evil.example" not in run.stderr and "Traceback" not in run.stderr

@@ -1,3 +1,4 @@
+import logging
 import time
 
 import pytest
@@ -89,3 +90,32 @@ def test_failed_authentication_is_limited_per_address(client_for, tenant, settin
     # Another address is not affected.
     other = client_for(tenant)
     assert other.get("/api/v1/token", REMOTE_ADDR="10.0.0.9").status_code == 200
+
+
+def test_a_lockout_is_logged_once_without_the_token(settings, caplog):
+    from rest_framework.test import APIClient
+
+    settings.API_FAILED_AUTH_PER_MINUTE = 2
+    guesser = APIClient(HTTP_AUTHORIZATION="Bearer rpt_secretguess", REMOTE_ADDR="10.9.9.9")
+    with caplog.at_level(logging.WARNING, logger="api.ratelimit"):
+        codes = [guesser.get("/api/v1/token").status_code for _ in range(5)]
+    assert codes == [401, 401, 429, 429, 429]
+    lockouts = [r for r in caplog.records if "locked out" in r.getMessage()]
+    assert len(lockouts) == 1 and "10.9.9.9" in lockouts[0].getMessage()
+    assert "secretguess" not in caplog.text
+
+
+def test_an_unavailable_store_is_logged_once_a_minute_not_per_request(caplog, monkeypatch):
+    from api import ratelimit
+
+    def down(*args, **kwargs):
+        raise ConnectionError("store down")
+
+    monkeypatch.setattr(ratelimit, "_count", down)
+    monkeypatch.setattr(ratelimit, "_last_store_warning", float("-inf"))
+    with caplog.at_level(logging.DEBUG, logger="api.ratelimit"):
+        for _ in range(5):
+            assert ratelimit.hit_token("ab" * 32).count == 0  # not limiting, never failing
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and warnings[0].exc_info
+    assert sum(r.levelno == logging.DEBUG for r in caplog.records) == 4

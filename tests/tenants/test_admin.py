@@ -65,3 +65,20 @@ def test_new_token_is_shown_once(staff_client, tenant):
     listing = staff_client.get("/admin/tenants/apitoken/").content.decode()
     assert raw not in again and raw not in listing
     assert token.prefix in listing
+
+
+def test_a_tenant_with_data_cannot_be_deleted_and_its_page_is_cheap(staff_client, tenant):
+    """Deactivate instead: the delete page used to load every row (found by a review)."""
+    from tenants.models import Tenant
+
+    ScorecardFactory(session__tenant=tenant)
+    page = staff_client.get(f"/admin/tenants/tenant/{tenant.pk}/delete/")
+    assert page.status_code == 403
+    listing = staff_client.get("/admin/tenants/tenant/").content.decode()
+    assert "delete_selected" not in listing
+    empty = Tenant.objects.create(slug="empty", name="Made by mistake")
+    assert (
+        staff_client.post(f"/admin/tenants/tenant/{empty.pk}/delete/", {"post": "yes"}).status_code
+        == 302
+    )
+    assert not Tenant.objects.filter(pk=empty.pk).exists()
