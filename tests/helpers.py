@@ -18,12 +18,20 @@ def db_property(max_examples: int) -> settings:
     )
 
 
+def error_envelope(response, status: int, code: str) -> dict:
+    """The body of an error in the contract's envelope, with its request id."""
+    assert response.status_code == status, response.content
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"ok", "error", "code", "details"}
+    assert body["ok"] is False and body["code"] == code and body["error"]
+    assert body["details"]["request_id"] == response["X-Request-ID"]
+    return body
+
+
 def invalid_parameter(response) -> dict:
     """The body of a 400 in the contract's envelope; each bad parameter has messages."""
-    assert response.status_code == 400, response.content
-    body = response.json()
-    assert body["ok"] is False and body["code"] == "invalid_parameter" and body["error"]
-    assert body["details"]["request_id"] == response["X-Request-ID"]
+    body = error_envelope(response, 400, "invalid_parameter")
     named = {k: v for k, v in body["details"].items() if k != "request_id"}
     assert named and all(isinstance(m, str) for ms in named.values() for m in ms)
     return body

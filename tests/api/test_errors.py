@@ -9,19 +9,10 @@ from rest_framework.test import APIClient
 
 from api.request_id import RequestIdLogFilter
 from tests.factories import SessionFactory
+from tests.helpers import error_envelope
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.api.urls")]
 ID = "40000000-0000-0000-0000-000000000001"
-
-
-def _envelope(response, status: int, code: str) -> dict:
-    assert response.status_code == status
-    assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert set(body) == {"ok", "error", "code", "details"}
-    assert body["ok"] is False and body["code"] == code and body["error"]
-    assert body["details"]["request_id"] == response["X-Request-ID"]
-    return body
 
 
 def _without_request_id(body: dict) -> dict:
@@ -34,7 +25,7 @@ def test_not_a_uuid_unknown_and_other_tenants_ids_are_the_same_404(api, tenant, 
     assert api.get(f"/probe/sessions/{mine.id}").status_code == 200
     assert api.get(f"/probe/sessions/{str(mine.id).upper()}").status_code == 200
     bodies = [
-        _envelope(api.get(f"/probe/sessions/{path_id}"), 404, "not_found")
+        error_envelope(api.get(f"/probe/sessions/{path_id}"), 404, "not_found")
         for path_id in ["not-a-uuid", uuid.uuid4(), theirs.id, mine.id.hex, f"{{{mine.id}}}"]
     ]
     assert all(_without_request_id(b) == _without_request_id(bodies[0]) for b in bodies)
@@ -49,15 +40,15 @@ def test_other_tenants_rows_never_reach_a_list(api, tenant, other_tenant):
 @pytest.mark.parametrize("debug", [False, True])
 def test_unknown_url_is_a_json_404(api, settings, debug):
     settings.DEBUG = debug
-    _envelope(api.get("/api/v1/nope"), 404, "not_found")
-    _envelope(APIClient().get("/api/v2/sessions"), 404, "not_found")
+    error_envelope(api.get("/api/v1/nope"), 404, "not_found")
+    error_envelope(APIClient().get("/api/v2/sessions"), 404, "not_found")
 
 
 @pytest.mark.parametrize("method", ["post", "put", "patch", "delete", "options"])
 @pytest.mark.parametrize("path", ["/api/v1/token", "/api/v1/sessions", f"/api/v1/scorecards/{ID}"])
 def test_write_methods_are_405_with_allow(api, method, path):
     response = getattr(api, method)(path, data={"x": 1}, format="json")
-    _envelope(response, 405, "method_not_allowed")
+    error_envelope(response, 405, "method_not_allowed")
     assert set(response["Allow"].replace(" ", "").split(",")) == {"GET", "HEAD"}
 
 
@@ -69,28 +60,28 @@ def test_a_write_method_is_405_before_the_token_or_scope_is_checked(client_for, 
         (APIClient(), "/api/v1/sessions"),
         (no_scope, f"/api/v1/scorecards/{ID}"),
     ):
-        _envelope(getattr(client, method)(path), 405, "method_not_allowed")
+        error_envelope(getattr(client, method)(path), 405, "method_not_allowed")
     bad = APIClient(HTTP_AUTHORIZATION="Bearer rpt_nope")
-    _envelope(bad.delete("/api/v1/sessions"), 405, "method_not_allowed")
+    error_envelope(bad.delete("/api/v1/sessions"), 405, "method_not_allowed")
 
 
 def test_too_many_query_parameters_is_a_400_not_a_bug(api, settings, caplog):
     """Django refuses over DATA_UPLOAD_MAX_NUMBER_FIELDS parameters when the view reads them."""
     query = {"limit": "1", **{f"x{n}": "1" for n in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS)}}
     with caplog.at_level(logging.ERROR, logger="api"):
-        body = _envelope(api.get("/api/v1/sessions", query), 400, "invalid_parameter")
+        body = error_envelope(api.get("/api/v1/sessions", query), 400, "invalid_parameter")
     assert "at most 1000" in body["details"]["query"][0]
     assert not caplog.records  # not logged as an unhandled error
 
 
 @pytest.mark.parametrize("debug", [False, True])
-def test_an_unknown_host_is_a_400_envelope(api, settings, debug):
+def test_an_unknown_host_is_a_400error_envelope(api, settings, debug):
     settings.DEBUG = debug
-    _envelope(api.get("/api/v1/token", HTTP_HOST="evil.example"), 400, "bad_request")
+    error_envelope(api.get("/api/v1/token", HTTP_HOST="evil.example"), 400, "bad_request")
 
 
-def test_options_of_the_schema_is_a_405_envelope(api):
-    _envelope(api.options("/api/v1/schema"), 405, "method_not_allowed")
+def test_options_of_the_schema_is_a_405error_envelope(api):
+    error_envelope(api.options("/api/v1/schema"), 405, "method_not_allowed")
 
 
 @pytest.mark.parametrize(
@@ -109,7 +100,7 @@ def test_the_answer_is_json_whatever_accept_or_format_ask_for(api, tenant, query
     assert response["Content-Type"] == "application/json"
     assert response.json()["ok"] is True
     anonymous = APIClient().get("/api/v1/sessions", query, HTTP_ACCEPT=accept)
-    _envelope(anonymous, 401, "not_authenticated")
+    error_envelope(anonymous, 401, "not_authenticated")
 
 
 @pytest.mark.parametrize("debug", [False, True])
@@ -118,7 +109,7 @@ def test_a_bug_is_a_500_envelope_logged_with_the_request_id(api, settings, caplo
     caplog.handler.addFilter(RequestIdLogFilter())
     with caplog.at_level(logging.ERROR):
         response = api.get("/probe/boom", HTTP_X_REQUEST_ID="trace-42")
-    body = _envelope(response, 500, "server_error")
+    body = error_envelope(response, 500, "server_error")
     assert response["X-Request-ID"] == "trace-42"
     text = response.content.decode()
     assert "boom" not in text and "Traceback" not in text and "<html" not in text.lower()
@@ -129,7 +120,7 @@ def test_a_bug_is_a_500_envelope_logged_with_the_request_id(api, settings, caplo
 
 def test_unreachable_database_is_503_with_retry_after(api):
     response = api.get("/probe/db-down")
-    _envelope(response, 503, "unavailable")
+    error_envelope(response, 503, "unavailable")
     assert int(response["Retry-After"]) > 0
 
 
