@@ -1,6 +1,8 @@
+"""The rollups (sessions_api's derived data), for operators to read."""
+
 from django.contrib import admin
 
-from .models import ScenarioDay, TenantDay
+from sessions_api.models import ScenarioDay, TenantDay
 
 
 class RollupAdmin(admin.ModelAdmin):

@@ -1,6 +1,6 @@
 """The analytics summary, computed from the same rows the list endpoints return.
 
-``summary`` reads whole UTC days from the rollups (analytics/models.py) and only the partial
+``summary`` reads whole UTC days from the rollups (sessions_api/models.py) and only the partial
 days at the ends of the period from the sessions; ``summary_plain`` is the plain aggregate over
 the sessions, the definition it must always equal (a property test compares them).
 """
@@ -16,11 +16,9 @@ from functools import reduce
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Sum, Value
 
 from api import compiled
-from sessions_api.models import Session
+from sessions_api.models import RepSpan, ScenarioDay, Session, TenantDay
+from sessions_api.rollups import day_of, start_of
 from tenants.models import Rep, Tenant
-
-from .models import RepSpan, ScenarioDay, TenantDay
-from .rollups import day_of, start_of
 
 
 @dataclass(frozen=True)
@@ -149,77 +147,13 @@ def summary(
     if scenario_id is not None:
         values["scenario"] = (session("scenario"), scenario_id)
 
-    def sessions(v):
-        rows = Session.objects.for_tenant(v["tenant"])
-        return rows.filter(scenario_id=v["scenario"]) if "scenario" in v else rows
-
-    def rollup(v):
-        if "scenario" in v:
-            rows = ScenarioDay.objects.filter(tenant_id=v["tenant"], scenario_id=v["scenario"])
-        else:
-            rows = TenantDay.objects.filter(tenant_id=v["tenant"])
-        return _one_row(
-            rows.filter(day__gte=v["first"], day__lte=v["last"]),
-            sessions=Sum("sessions"),
-            scored=Sum("scored"),
-            score_total=Sum("score_total"),
-        )
-
-    def edges(v):
-        parts: dict[str, Q] = {}
-        if ends[0]:
-            parts[ends[0]] = Q(started_at__gte=v["head_from"], started_at__lt=v["head_to"])
-        if ends[1]:
-            tail = (
-                Q(started_at__gte=v["tail_from"], started_at__lte=v["tail_to"])
-                if ends[1] == "plus"
-                else Q(started_at__gt=v["tail_from"], started_at__lt=v["tail_to"])
-            )
-            parts[ends[1]] = parts[ends[1]] | tail if ends[1] in parts else tail
-        figures = {}
-        for sign, where in parts.items():
-            figures[f"{sign}_sessions"] = Count("id", filter=where)
-            figures[f"{sign}_scored"] = Count("scorecard__id", filter=where)
-            figures[f"{sign}_score_total"] = Sum("scorecard__overall_score", filter=where)
-        return _one_row(sessions(v).filter(reduce(operator.or_, parts.values())), **figures)
-
-    def reps(v):
-        # Distinct reps do not add up over days. Under a scenario filter: one index probe per
-        # rep of the tenant. Otherwise the reps' spans decide, and only a rep whose sessions
-        # span the whole period is probed (see RepSpan).
-        def in_period(rep):
-            return Exists(
-                sessions(v).filter(
-                    user_id=OuterRef(rep), started_at__gte=v["from"], started_at__lte=v["to"]
-                )
-            )
-
-        if "scenario" in v:
-            reps = Rep.objects.for_tenant(v["tenant"]).filter(in_period("id"))
-        else:
-            reps = RepSpan.objects.filter(
-                Q(first_started_at__gte=v["from"])
-                | Q(last_started_at__lte=v["to"])
-                | in_period("user_id"),
-                tenant_id=v["tenant"],
-                first_started_at__lte=v["to"],
-                last_started_at__gte=v["from"],
-            )
-        return _one_row(reps, n=Count("id"))
-
-    rolled = compiled.rows(
-        ("summary_rollup",), rollup, _only(values, "tenant", "scenario", "first", "last")
-    )[0]
+    rolled = compiled.rows(_rollup, _only(values, "tenant", "scenario", "first", "last"))[0]
     totals = {name: rolled[name] or 0 for name in ("sessions", "scored", "score_total")}
     if any(ends):
-        raw = compiled.rows(
-            ("summary_edges", ends), edges, _only(values, "tenant", "scenario", *bounds)
-        )[0]
+        raw = compiled.rows(_edge_days, _only(values, "tenant", "scenario", *bounds), ends=ends)[0]
         for name in totals:
             totals[name] += (raw.get(f"plus_{name}") or 0) - (raw.get(f"minus_{name}") or 0)
-    unique_reps = compiled.rows(
-        ("summary_reps",), reps, _only(values, "tenant", "scenario", "from", "to")
-    )[0]["n"]
+    unique_reps = compiled.rows(_reps, _only(values, "tenant", "scenario", "from", "to"))[0]["n"]
 
     scored = totals["scored"]
     return Summary(
@@ -228,6 +162,70 @@ def summary(
         avg_score=round_half_up(totals["score_total"], scored) if scored else None,
         unique_reps=unique_reps,
     )
+
+
+# Query builders for api.compiled: values in ``v``, the rest of the shape as keywords.
+
+
+def _sessions(v):
+    rows = Session.objects.for_tenant(v["tenant"])
+    return rows.filter(scenario_id=v["scenario"]) if "scenario" in v else rows
+
+
+def _rollup(v):
+    if "scenario" in v:
+        rows = ScenarioDay.objects.for_tenant(v["tenant"]).filter(scenario_id=v["scenario"])
+    else:
+        rows = TenantDay.objects.for_tenant(v["tenant"])
+    return _one_row(
+        rows.filter(day__gte=v["first"], day__lte=v["last"]),
+        sessions=Sum("sessions"),
+        scored=Sum("scored"),
+        score_total=Sum("score_total"),
+    )
+
+
+def _edge_days(v, ends):
+    parts: dict[str, Q] = {}
+    if ends[0]:
+        parts[ends[0]] = Q(started_at__gte=v["head_from"], started_at__lt=v["head_to"])
+    if ends[1]:
+        tail = (
+            Q(started_at__gte=v["tail_from"], started_at__lte=v["tail_to"])
+            if ends[1] == "plus"
+            else Q(started_at__gt=v["tail_from"], started_at__lt=v["tail_to"])
+        )
+        parts[ends[1]] = parts[ends[1]] | tail if ends[1] in parts else tail
+    figures = {}
+    for sign, where in parts.items():
+        figures[f"{sign}_sessions"] = Count("id", filter=where)
+        figures[f"{sign}_scored"] = Count("scorecard__id", filter=where)
+        figures[f"{sign}_score_total"] = Sum("scorecard__overall_score", filter=where)
+    return _one_row(_sessions(v).filter(reduce(operator.or_, parts.values())), **figures)
+
+
+def _reps(v):
+    # Distinct reps do not add up over days. Under a scenario filter: one index probe per
+    # rep of the tenant. Otherwise the reps' spans decide, and only a rep whose sessions
+    # span the whole period is probed (see RepSpan).
+    def in_period(rep):
+        return Exists(
+            _sessions(v).filter(
+                user_id=OuterRef(rep), started_at__gte=v["from"], started_at__lte=v["to"]
+            )
+        )
+
+    if "scenario" in v:
+        reps = Rep.objects.for_tenant(v["tenant"]).filter(in_period("id"))
+    else:
+        reps = RepSpan.objects.for_tenant(v["tenant"]).filter(
+            Q(first_started_at__gte=v["from"])
+            | Q(last_started_at__lte=v["to"])
+            | in_period("user_id"),
+            first_started_at__lte=v["to"],
+            last_started_at__gte=v["from"],
+        )
+    return _one_row(reps, n=Count("id"))
 
 
 def _only(values: dict, *names: str) -> dict:

@@ -1,15 +1,19 @@
+from dataclasses import asdict
 from datetime import timedelta
 
 from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.formats import rfc3339
 from api.params import QueryParams, before
-from api.schema import SCENARIO_ID, SUMMARY_ONE, USER_ID, api_operation, query
-from api.viewsets import TenantScopedViewSet, envelope
+from api.schema import SCENARIO_ID, USER_ID, api_operation, envelope_of, query
+from api.viewsets import envelope
+from tenants.viewsets import TenantScopedViewSet
 
 from . import selectors
+from .shapes import SUMMARY
+
+SUMMARY_ONE = envelope_of("SummaryEnvelope", SUMMARY)
 
 DEFAULT_PERIOD = timedelta(days=30)
 
@@ -60,12 +64,5 @@ class SummaryViewSet(TenantScopedViewSet):
             scenario_id=scenario_id,
         )
         return envelope(
-            {
-                "from": rfc3339(started_from),
-                "to": rfc3339(started_to),
-                "sessions": result.sessions,
-                "scored": result.scored,
-                "avg_score": result.avg_score,
-                "unique_reps": result.unique_reps,
-            }
+            SUMMARY.from_values({"from": started_from, "to": started_to, **asdict(result)})
         )

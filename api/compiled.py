@@ -4,9 +4,10 @@ For the API's hot reads, building and compiling the queryset cost more than runn
 in bench/RESULTS.md: ~0.5 ms of ORM work around a ~0.7 ms query for a page of 100 sessions, and
 ~0.65 ms around a 0.37 ms token lookup). A selector here still writes its read as a queryset,
 through the tenant-scoped manager, so the ORM stays the only author of the SQL. The first call
-of each *shape* (which filters are present, the page size: the ``key``) builds that queryset
+of each *shape* (the builder, which filters are present, the page size) builds that queryset
 with placeholder values and compiles it; every later call binds its own values in their places
-and runs the SQL directly.
+and runs the SQL directly. A builder that captures a variable is refused, so no value can hide
+in compiled SQL outside its key.
 
 Placeholders are typed by the model field they are compared with, so each value is adapted
 exactly as the ORM would adapt it (UUIDs are hex text on SQLite, datetimes are strings there).
@@ -43,7 +44,7 @@ class _Compiled:
     converters: dict[int, tuple[list[Callable], Any]]
 
 
-_cache: dict[tuple[str, str, Hashable], _Compiled | None] = {}
+_cache: dict[tuple[Hashable, ...], _Compiled | None] = {}
 
 
 def _sentinel(field: Field) -> Any:
@@ -69,27 +70,35 @@ def _adapt(field: Field, value: Any, connection) -> Any:
 
 
 def rows(
-    key: Hashable,
-    build: Callable[[Mapping[str, Any]], QuerySet],
+    build: Callable[..., QuerySet],
     values: Mapping[str, tuple[Field, Any]],
+    **shape: Hashable,
 ) -> list[dict[str, Any]]:
-    """The rows of ``build(plain values)`` — a ``.values(...)`` queryset — as dicts.
+    """The rows of ``build(plain values, **shape)`` — a ``.values(...)`` queryset — as dicts.
 
     ``values`` maps each placeholder name to (the model field it is compared with, its value
-    for this call); leave out what this call does not filter on. ``build`` must use the values
-    only as values (filters, never to choose what to build: that is the shape), and ``key``
-    names the rest of the shape, such as the page size. Which names are given is part of the
-    shape already.
+    for this call); leave out what this call does not filter on. ``shape`` holds what changes
+    the SQL itself rather than its parameters (a page size: LIMIT is part of the SQL text).
+
+    The compiled SQL is keyed by everything it can depend on: the builder's code, the shape and
+    the names of the values present. So that nothing else can, a builder may not capture
+    anything (no closure, no defaults): a value it captured would otherwise be baked into SQL
+    that is then reused for requests that did not have it. Such a builder is refused.
     """
+    if build.__closure__ or build.__defaults__ or build.__kwdefaults__:
+        raise TypeError(
+            f"{build.__qualname__} captures variables; pass them to compiled.rows() as values "
+            "(placeholders) or as shape keywords, so that the compiled SQL is keyed by them"
+        )
     connection = connections["default"]
-    cache_key = (connection.vendor, key, tuple(sorted(values)))
+    cache_key = (connection.vendor, build.__code__, tuple(sorted(shape.items())), *sorted(values))
     compiled = _cache.get(cache_key, ...)
     if compiled is ...:
-        compiled = _compile(build, values, connection)
+        compiled = _compile(build, values, shape, connection)
         if len(_cache) < MAX_SHAPES:
             _cache[cache_key] = compiled
     if compiled is None:  # could not be mapped: the ORM's own way
-        return list(build({name: value for name, (_field, value) in values.items()}))
+        return list(build({name: value for name, (_field, value) in values.items()}, **shape))
 
     constants = iter(compiled.constants)
     params = [
@@ -115,13 +124,14 @@ def _convert(row, converters, connection) -> list[Any]:
     return row
 
 
-def _compile(build, values, connection) -> _Compiled | None:
+def _compile(build, values, shape, connection) -> _Compiled | None:
     sentinels = {name: _sentinel(field) for name, (field, _value) in values.items()}
-    queryset = build(sentinels)
-    if hasattr(queryset, "_require_scope"):
-        queryset._require_scope()  # the tenant-scoped manager's rule holds here too
+    queryset = build(sentinels, **shape)
+    # The tenant guard (tenants.scoping) is checked when a queryset runs; this one never does.
+    if hasattr(queryset, "require_scope"):
+        queryset.require_scope()
     query = queryset.query
-    if queryset._fields is None and not query.values_select and not query.annotation_select:
+    if not query.values_select and not query.annotation_select:
         raise TypeError("compiled.rows() takes a .values(...) queryset")
     compiler = query.get_compiler(using=queryset.db)
     sql, params = compiler.as_sql()

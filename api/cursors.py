@@ -18,8 +18,7 @@ from datetime import datetime
 
 import orjson
 
-from .formats import rfc3339
-from .params import UUID_RE, parse_timestamp
+from .formats import UUID_RE, parse_timestamp, rfc3339
 
 TIE_BREAK_SEPARATOR = "~"
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import TooManyFieldsSent
+from django.db import connections
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -60,6 +61,13 @@ class InsufficientScope(exceptions.PermissionDenied):
             message = "This endpoint declares no scope, so no token may call it."
         super().__init__(message)
         self.required_scope = required_scope
+
+
+class ResyncRequired(exceptions.APIException):
+    """A sync asked for changes older than what is kept: it may have missed deletions."""
+
+    status_code = 410
+    default_code = "resync_required"
 
 
 class RateLimited(exceptions.Throttled):
@@ -154,12 +162,19 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if not isinstance(code, str):
         code = exc.default_code
 
-    from rest_framework.views import set_rollback  # here: rest_framework.views imports us
-
-    set_rollback()
+    _set_rollback()
     return Response(
         error_body(exc.status_code, message, code, details), status=exc.status_code, headers=headers
     )
+
+
+def _set_rollback() -> None:
+    """What DRF's own handler does (rest_framework.views.set_rollback, which this module cannot
+    import: loading rest_framework.views loads the permission classes, which import this): an
+    error answer rolls back a request that runs in a transaction (ATOMIC_REQUESTS)."""
+    for db in connections.all():
+        if db.settings_dict["ATOMIC_REQUESTS"] and db.in_atomic_block:
+            db.set_rollback(True)
 
 
 def http_request_is_api(request: HttpRequest) -> bool:

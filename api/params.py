@@ -11,64 +11,11 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime, time, timedelta
-from typing import Literal
+from datetime import datetime, timedelta
 
+from .cursors import decode_opaque
 from .errors import InvalidParameter
-
-# ISO 8601 as integrations send it: date alone, or date + time with optional fraction and offset.
-# The offset may start with a space: an unencoded "+" in a URL arrives as one.
-TIMESTAMP_RE = re.compile(
-    r"^(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})"
-    r"(?:[Tt ](?P<time>[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.(?P<fraction>[0-9]{1,9}))?)?)"
-    r"(?P<offset>[Zz]|[+\- ][0-9]{2}(?::?[0-9]{2})?)?)?\Z"
-)
-# \Z, not $: $ also matches before a trailing newline, and uuid.UUID() refuses what follows.
-UUID_RE = re.compile(
-    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z"
-)
-TIMESTAMP_HELP = "must be an ISO 8601 timestamp such as 2026-05-06T17:00:00Z or a date 2026-05-06"
-
-Edge = Literal["start", "end"]
-EARLIEST = datetime.min.replace(tzinfo=UTC)
-LATEST = datetime.max.replace(tzinfo=UTC)
-
-
-def parse_timestamp(raw: str, *, date_means: Edge = "start") -> datetime:
-    """ISO 8601 -> aware UTC datetime. A date alone is the start (or end) of that UTC day."""
-    match = TIMESTAMP_RE.match(raw)
-    if not match:
-        raise ValueError(TIMESTAMP_HELP)
-    # RFC 3339 allows year 0; Python's calendar starts at year 1. Year 0 is read as 2000, a
-    # leap year too (so the same dates are valid), and moved back once it is an instant.
-    year_zero = match["date"].startswith("0000-")
-    date_text = "2000" + match["date"][4:] if year_zero else match["date"]
-    try:
-        day = datetime.strptime(date_text, "%Y-%m-%d").replace(tzinfo=UTC)
-        if match["time"] is None:
-            if date_means == "end":
-                day = day.replace(hour=23, minute=59, second=59, microsecond=999999)
-            return EARLIEST if year_zero else day
-        clock = match["time"]
-        if match["fraction"]:  # Python keeps microseconds; finer digits are dropped
-            clock = clock[: clock.index(".") + 1] + match["fraction"][:6].ljust(6, "0")
-        parsed_time = time.fromisoformat(clock)
-        offset = match["offset"] or "Z"
-        if offset[0] == " ":
-            offset = "+" + offset[1:]
-        zone = datetime.fromisoformat(f"2000-01-01T00:00:00{offset.upper()}").tzinfo
-        local = datetime.combine(day.date(), parsed_time, tzinfo=zone)
-    except ValueError:
-        raise ValueError(TIMESTAMP_HELP) from None
-    if year_zero:  # before year 1, unless its offset carries it into 0001-01-01 UTC
-        instant = local.astimezone(UTC)
-        return instant.replace(year=1) if instant.year == 2001 else EARLIEST
-    try:
-        return local.astimezone(UTC)
-    except OverflowError:
-        # A real instant just outside what Python can hold (0001-01-01T00:00+01:00): nothing
-        # happened before or after it, so the nearest representable instant means the same.
-        return EARLIEST if local.year == 1 else LATEST
+from .formats import EARLIEST, UUID_RE, Edge, parse_timestamp
 
 
 def before(instant: datetime, span: timedelta) -> datetime:
@@ -132,8 +79,6 @@ class QueryParams:
         return raw
 
     def opaque_cursor(self, size: int) -> tuple | None:
-        from .cursors import decode_opaque  # cursors builds on this module
-
         raw = self._raw("cursor")
         if raw is None:
             return None
@@ -142,6 +87,40 @@ class QueryParams:
         except ValueError as exc:
             self.error("cursor", f"{exc}; pass the next_cursor of the previous page")
             return None
+
+    def change_cursor(self) -> tuple[datetime, uuid.UUID] | None:
+        """The cursor of an ``updated_since`` (or ``since``) list: the last row's exact
+        ``(updated_at, id)``, opaque."""
+        raw = self._raw("cursor")
+        if raw is None:
+            return None
+        try:
+            at, last_id = decode_opaque(raw, 2)
+            return parse_timestamp(at), last_id
+        except ValueError:
+            self.error(
+                "cursor",
+                "is not a cursor returned by this endpoint for this kind of list (with "
+                "updated_since, or without it); pass the next_cursor of the previous page",
+            )
+            return None
+
+    def changes(self) -> tuple[datetime | None, tuple[datetime, uuid.UUID] | None]:
+        """``updated_since`` and, with it, the list's change cursor (None, None without it)."""
+        since = self.timestamp("updated_since")
+        return (since, self.change_cursor()) if since is not None else (None, None)
+
+    def choice_set(self, name: str, choices: tuple[str, ...]) -> frozenset[str]:
+        """A comma-separated subset of ``choices`` (``expand=scorecard,transcript``)."""
+        raw = self._raw(name)
+        if raw is None:
+            return frozenset()
+        chosen = [item.strip() for item in raw.split(",")]
+        unknown = [item for item in chosen if item not in choices]
+        if unknown:
+            self.error(name, f"must be a comma-separated list of {', '.join(choices)}")
+            return frozenset()
+        return frozenset(chosen)
 
     def raw(self, name: str) -> str | None:
         return self._raw(name)

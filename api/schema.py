@@ -1,14 +1,13 @@
 """The OpenAPI description of the real wire format (drf-spectacular).
 
-Data shapes are documented with serializers here (the views shape output with plain functions
-for speed; tests check both agree). Every operation gets the success envelope, every error it
-can return in the error envelope, its parameters with bounds, and the scope it needs, read from
-the view's ``required_scope`` so that the schema cannot drift from the permission check.
+Each resource's shape is declared once in its app (api/shapes.py); here it is wrapped in the
+success envelope. Every operation gets that envelope, every error it can return in the error
+envelope, its parameters with bounds, and the scope it needs, read from the view's
+``required_scope`` so that the schema cannot drift from the permission check.
 """
 
 from __future__ import annotations
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -20,7 +19,8 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
-from tenants.scopes import NO_SCOPE, SCOPES
+from .scopes import NO_SCOPE
+from .shapes import Shape
 
 ERROR_CODES = [
     "invalid_parameter",
@@ -32,24 +32,11 @@ ERROR_CODES = [
     "not_found",
     "method_not_allowed",
     "rate_limited",
+    "resync_required",
     "server_error",
     "unavailable",
     "bad_request",  # beyond the contract's table: a request Django refused (unknown Host)
 ]
-
-
-class BearerTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "tenants.authentication.BearerTokenAuthentication"
-    name = "bearerAuth"
-
-    def get_security_definition(self, auto_schema):
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "bearerFormat": "rpt_<32 base62><6 base62 checksum>",
-            "description": "An API token of one tenant, created by an operator "
-            "(`manage.py create_token` or Django admin).",
-        }
 
 
 class ApiAutoSchema(AutoSchema):
@@ -58,17 +45,19 @@ class ApiAutoSchema(AutoSchema):
 
     def _scope(self) -> str | None:
         scope = getattr(self.view, "required_scope", None)
-        return scope if scope in SCOPES else None
+        if isinstance(scope, tuple):
+            return " | ".join(scope)
+        return None if scope == NO_SCOPE else scope
 
     def get_description(self) -> str:
         description = super().get_description()
         scope = getattr(self.view, "required_scope", None)
-        if scope == NO_SCOPE:
-            note = "Required scope: none (any valid token)."
-        elif scope in SCOPES:
-            note = f"Required scope: `{scope}`."
-        else:
+        if scope is None:
             return description
+        note = "Required scope: none (any valid token)." if scope == NO_SCOPE else None
+        if isinstance(scope, tuple):
+            note = f"Required scope: `{' | '.join(scope)}` (any one of them)."
+        note = note or f"Required scope: `{scope}`."
         return f"{description}\n\n{note}".strip()
 
     def get_extensions(self) -> dict:
@@ -77,112 +66,6 @@ class ApiAutoSchema(AutoSchema):
             extensions["x-required-scope"] = self._scope()
         return extensions
 
-
-# -- data shapes -------------------------------------------------------------------------------
-
-SESSION_STATUSES = ["in_progress", "completed", "scored", "abandoned", "failed"]
-
-
-class SessionSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    user_id = serializers.UUIDField()
-    scenario_id = serializers.UUIDField()
-    status = serializers.ChoiceField(choices=SESSION_STATUSES)
-    started_at = serializers.DateTimeField(help_text="RFC 3339, UTC, `Z` suffix.")
-    ended_at = serializers.DateTimeField(allow_null=True)
-    duration_seconds = serializers.IntegerField(allow_null=True, min_value=0)
-    created_at = serializers.DateTimeField()
-    scorecard_id = serializers.UUIDField(
-        allow_null=True, help_text="Set exactly when status is `scored`."
-    )
-
-
-class TurnSerializer(serializers.Serializer):
-    role = serializers.ChoiceField(choices=["agent", "user"], help_text="agent: the AI persona")
-    message = serializers.CharField(allow_blank=True)
-    time = serializers.FloatField(min_value=0, help_text="Seconds since the session started.")
-
-
-class SessionDetailSerializer(SessionSerializer):
-    transcript = TurnSerializer(many=True)
-
-
-class CategorySerializer(serializers.Serializer):
-    key = serializers.CharField()
-    label = serializers.CharField()
-    score = serializers.IntegerField(min_value=0, max_value=100)
-    feedback = serializers.CharField(allow_blank=True)
-
-
-class CalloutSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=["strength", "improvement"])
-    text = serializers.CharField()
-    time = serializers.FloatField(allow_null=True, min_value=0)
-
-
-class ScorecardSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    session_id = serializers.UUIDField()
-    user_id = serializers.UUIDField()
-    scenario_id = serializers.UUIDField()
-    overall_score = serializers.IntegerField(min_value=0, max_value=100)
-    verdict = serializers.ChoiceField(
-        choices=["crushed_it", "solid", "needs_work", "missed_the_mark"]
-    )
-    headline = serializers.CharField()
-    categories = CategorySerializer(many=True)
-    callouts = CalloutSerializer(many=True)
-    created_at = serializers.DateTimeField()
-
-
-class ScenarioSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    name = serializers.CharField()
-    call_type = serializers.CharField()
-    status = serializers.ChoiceField(choices=["active", "archived"])
-    created_at = serializers.DateTimeField()
-
-
-class UserSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    full_name = serializers.CharField()
-    role = serializers.ChoiceField(choices=["rep", "manager", "admin"])
-    last_session_at = serializers.DateTimeField(allow_null=True)
-    email = serializers.EmailField(
-        required=False,
-        allow_null=True,
-        help_text="Only with `include=email` and the `users:email` scope.",
-    )
-
-
-class TenantRefSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    name = serializers.CharField()
-
-
-class TokenInfoSerializer(serializers.Serializer):
-    name = serializers.CharField()
-    prefix = serializers.CharField()
-    tenant = TenantRefSerializer()
-    scopes = serializers.ListField(child=serializers.ChoiceField(choices=list(SCOPES)))
-    created_at = serializers.DateTimeField()
-    expires_at = serializers.DateTimeField(allow_null=True)
-    last_used_at = serializers.DateTimeField(allow_null=True)
-
-
-SummarySerializer = inline_serializer(
-    "Summary",
-    {
-        "from": serializers.DateTimeField(),
-        "to": serializers.DateTimeField(),
-        "sessions": serializers.IntegerField(min_value=0),
-        "scored": serializers.IntegerField(min_value=0),
-        "avg_score": serializers.IntegerField(
-            allow_null=True, min_value=0, max_value=100, help_text="null when scored is 0"
-        ),
-        "unique_reps": serializers.IntegerField(min_value=0),
-    },
-)
 
 ErrorSerializer = inline_serializer(
     "Error",
@@ -198,7 +81,9 @@ ErrorSerializer = inline_serializer(
 )
 
 
-def _envelope(name: str, data, *, paginated: bool = False):
+def envelope_of(name: str, shape: Shape, *, paginated: bool = False):
+    """The success envelope around one object of ``shape``, or a page of them."""
+    data = shape.serializer(many=paginated)
     fields = {"ok": serializers.BooleanField(help_text="Always true."), "data": data}
     if paginated:
         fields["next_cursor"] = serializers.CharField(
@@ -257,6 +142,14 @@ USER_CURSOR = query(
     {"type": "string", "format": "user-cursor"},
     "The previous page's `next_cursor` (opaque).",
 )
+UPDATED_SINCE = query(
+    "updated_since",
+    {"type": "string", "format": "date-time"},
+    "Only records changed at or after this instant (ISO 8601, read like `from`), oldest change "
+    "first by (`updated_at`, `id`); `cursor` is then this list's opaque `next_cursor`. Page to "
+    "the end, keep the greatest `updated_at` received and pass it next time: no change is "
+    "lost (shared/api-v1.md, Sync).",
+)
 PATH_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 
 
@@ -266,6 +159,8 @@ def _errors(*statuses: int) -> dict[int, OpenApiResponse]:
         401: "Missing or bad credentials; has `WWW-Authenticate: Bearer`.",
         403: "The token lacks the scope (`insufficient_scope`, `details.required_scope`).",
         404: "No such object, or it belongs to another tenant (`not_found`).",
+        410: "`since` (or the cursor's position) is older than the deletions kept "
+        "(`resync_required`): copy everything again, then sync from then.",
         429: "Over the token's rate limit (`rate_limited`); has `Retry-After`.",
         500: "A bug (`server_error`); quote `details.request_id`.",
         503: "The database is unreachable (`unavailable`); has `Retry-After`.",
@@ -290,14 +185,6 @@ def api_operation(
         examples=list(examples),
     )
 
-
-SESSION_PAGE = _envelope("SessionPage", SessionSerializer(many=True), paginated=True)
-SESSION_ONE = _envelope("SessionDetailEnvelope", SessionDetailSerializer())
-SCORECARD_ONE = _envelope("ScorecardEnvelope", ScorecardSerializer())
-SCENARIO_PAGE = _envelope("ScenarioPage", ScenarioSerializer(many=True), paginated=True)
-USER_PAGE = _envelope("UserPage", UserSerializer(many=True), paginated=True)
-SUMMARY_ONE = _envelope("SummaryEnvelope", SummarySerializer)
-TOKEN_ONE = _envelope("TokenEnvelope", TokenInfoSerializer())
 
 # -- response headers --------------------------------------------------------------------------
 
@@ -325,6 +212,7 @@ HEADERS_OF_STATUS = {
     "401": ("WWW-Authenticate",),
     "403": RATE_LIMITED,
     "404": RATE_LIMITED,
+    "410": RATE_LIMITED,
     "429": (*RATE_LIMITED, "Retry-After"),
     "503": ("Retry-After",),
 }

@@ -20,8 +20,8 @@ from analytics.selectors import summary  # noqa: E402
 from scorecards.selectors import scorecard_get  # noqa: E402
 from sessions_api import selectors  # noqa: E402
 from sessions_api.models import Session  # noqa: E402
+from sessions_api.selectors import user_list  # noqa: E402
 from tenants.models import Tenant  # noqa: E402
-from tenants.selectors import user_list  # noqa: E402
 
 
 def main() -> None:

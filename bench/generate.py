@@ -17,8 +17,14 @@ import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import orjson
+
+if __name__ == "__main__":  # run as a script: the project's packages are one directory up
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from scorecards.verdicts import verdict_for
 
 END = datetime(2026, 6, 30, 23, 59, tzinfo=UTC)
 SPAN_SECONDS = 2 * 365 * 24 * 3600
@@ -67,16 +73,6 @@ def rfc3339(moment: datetime) -> str:
     if moment.microsecond:
         text += f".{moment.microsecond:06d}".rstrip("0")
     return text + "Z"
-
-
-def verdict_for(score: int) -> str:
-    if score >= 85:
-        return "crushed_it"
-    if score >= 70:
-        return "solid"
-    if score >= 50:
-        return "needs_work"
-    return "missed_the_mark"
 
 
 def tenant_shares(tenants: int) -> list[float]:

@@ -12,7 +12,11 @@ production settings + bench/urls.py baselines) and measures:
 - framework overhead: GET /sessions?limit=100 vs raw psycopg + orjson in this process;
 - analytics: /analytics/summary over a year of the largest tenant vs GET /sessions/{id};
 - throughput: wrk, 32 connections, a realistic mix vs a bare Django view (the ceiling),
-  interleaved three times; the median ratio is reported.
+  interleaved three times; the median ratio is reported;
+- sync: paging updated_since to the end after 1% of the largest tenant's sessions changed
+  (through an import) vs a full traversal; updated_since page 1 vs page 1,000 deep; a bulk
+  export with expand=transcript,scorecard vs a plain COPY (SELECT ... ) TO STDOUT of the same
+  rows as JSON.
 
 Results go to stdout and, with --write, into bench/RESULTS.md. Medians everywhere: the machines
 are shared and noisy, so only ratios measured side by side mean anything, and each latency ratio
@@ -388,6 +392,10 @@ def run(sessions: int, tenants: int, rounds: int, depth_pages: int, wrk_seconds:
             "ratios": an_ratios,
         }
 
+        results["sync"] = sync_figures(
+            client, env, jsonl, database_url, tenant_id, scratch, rounds, depth_pages
+        )
+
         results["explain"] = manage_script(env, "bench/explain.py", str(tenant_id))
 
         # Throughput: wrk, 32 connections, realistic mix vs the bare view.
@@ -400,6 +408,112 @@ def run(sessions: int, tenants: int, rounds: int, depth_pages: int, wrk_seconds:
         admin.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
         admin.close()
     return results
+
+
+def _traverse(client: Client, path: str) -> tuple[float, int, list[str], str]:
+    """Pages ``path`` to the end: seconds, rows, the cursors in order, the greatest
+    updated_at received."""
+    started = time.perf_counter()
+    cursors, rows, greatest, cursor = [], 0, "", None
+    while True:
+        page = client.json(path + (f"&cursor={cursor}" if cursor else ""))
+        rows += len(page["data"])
+        greatest = max([greatest, *(item["updated_at"] for item in page["data"])])
+        if (cursor := page["next_cursor"]) is None:
+            return time.perf_counter() - started, rows, cursors, greatest
+        cursors.append(cursor)
+
+
+def sync_figures(client, env, jsonl, database_url, tenant_id, scratch, rounds, depth_pages):
+    """The figures of incremental sync (shared/api-v1.md, Sync) on the largest tenant."""
+    log("sync: full traversal ...")
+    full = "/api/v1/sessions?limit=100&updated_since=1970-01-01T00:00:00Z"
+    full_seconds, full_rows, cursors, greatest = _traverse(client, full)
+
+    # Page 1 vs a page deep (1,000 at 100k+ rows; as deep as the tenant allows otherwise).
+    deep_cursor = cursors[min(depth_pages, len(cursors)) - 2]
+    deep = f"{full}&cursor={deep_cursor}"
+    p_deep, p_first, deep_ratios = interleaved(
+        lambda: client.p50([deep], rounds), lambda: client.p50([full], rounds)
+    )
+
+    # 1% of the tenant's sessions change through an import (duration_seconds + 1).
+    log("sync: changing 1% of the largest tenant's sessions ...")
+    changed_file = scratch / "changed.jsonl"
+    changed = 0
+    with jsonl.open("rb") as source, changed_file.open("wb") as out:
+        mine = 0
+        for line in source:
+            record = orjson.loads(line)
+            if record.get("type") != "session" or record["tenant_id"] != str(tenant_id):
+                continue
+            mine += 1
+            if mine % 100 == 0:
+                record["duration_seconds"] = (record.get("duration_seconds") or 0) + 1
+                out.write(orjson.dumps(record) + b"\n")
+                changed += 1
+    manage(env, "import_data", str(changed_file))
+    incremental = f"/api/v1/sessions?limit=100&updated_since={greatest}"
+    inc_samples, full_samples = [], []
+    for _ in range(3):  # in turn, as interleaved(): a ratio of neighbours
+        seconds, inc_rows, _, _ = _traverse(client, incremental)
+        inc_samples.append(seconds)
+        full_samples.append(_traverse(client, full)[0])
+    inc_seconds, full_seconds = statistics.median(inc_samples), statistics.median(full_samples)
+
+    # Bulk export: expand=transcript,scorecard through the API vs COPY ... TO STDOUT as JSON.
+    log("sync: bulk export ...")
+    pages = min(50, len(cursors))
+    export = "/api/v1/sessions?limit=100&expand=transcript,scorecard"
+
+    def api_export() -> float:
+        started, cursor = time.perf_counter(), None
+        for _ in range(pages):
+            page = client.json(export + (f"&cursor={cursor}" if cursor else ""))
+            cursor = page["next_cursor"]
+        return time.perf_counter() - started
+
+    copy_sql = (
+        "COPY (SELECT json_build_object('id', s.id, 'user_id', s.user_id, 'scenario_id', "
+        "s.scenario_id, 'status', s.status, 'started_at', s.started_at, 'ended_at', s.ended_at, "
+        "'duration_seconds', s.duration_seconds, 'created_at', s.created_at, 'updated_at', "
+        "s.updated_at, 'scorecard_id', sc.id, 'transcript', s.transcript, 'scorecard', "
+        "CASE WHEN sc.id IS NULL THEN NULL ELSE json_build_object('id', sc.id, 'session_id', "
+        "sc.session_id, 'user_id', s.user_id, 'scenario_id', s.scenario_id, 'overall_score', "
+        "sc.overall_score, 'verdict', sc.verdict, 'headline', sc.headline, 'categories', "
+        "sc.categories, 'callouts', sc.callouts, 'created_at', sc.created_at, 'updated_at', "
+        "sc.updated_at) END) FROM sessions_api_session s LEFT JOIN scorecards_scorecard sc "
+        "ON sc.session_id = s.id WHERE s.tenant_id = %s ORDER BY s.started_at DESC, s.id DESC "
+        "LIMIT %s) TO STDOUT"
+    )
+    with psycopg.connect(database_url) as conn:
+
+        def copy_export() -> float:
+            started = time.perf_counter()
+            with conn.cursor() as cur, cur.copy(copy_sql, [tenant_id, pages * 100]) as copy:
+                for _ in copy:
+                    pass
+            return time.perf_counter() - started
+
+        api_s, copy_s, export_ratios = interleaved(api_export, copy_export)
+    return {
+        "changed": changed,
+        "full_rows": full_rows,
+        "inc_rows": inc_rows,
+        "full_seconds": full_seconds,
+        "inc_seconds": inc_seconds,
+        "inc_ratio": inc_seconds / full_seconds,
+        "depth": min(depth_pages, len(cursors)) - 1,
+        "p50_deep_ms": p_deep * 1e3,
+        "p50_first_ms": p_first * 1e3,
+        "deep_ratio": statistics.median(deep_ratios),
+        "deep_ratios": deep_ratios,
+        "export_sessions": pages * 100,
+        "export_api_per_s": pages * 100 / api_s,
+        "export_copy_per_s": pages * 100 / copy_s,
+        "export_ratio": statistics.median(export_ratios),
+        "export_ratios": export_ratios,
+    }
 
 
 WRK_SCRIPT = """
@@ -513,6 +627,25 @@ def report(results: dict, command: str) -> str:
         )
     else:
         lines.append("| throughput | skipped: wrk not installed | | | |")
+    sy = results.get("sync")
+    if sy:
+        lines += [
+            f"| sync: incremental after 1% changed | {sy['inc_rows']:,} rows "
+            f"({sy['changed']:,} changed) in {sy['inc_seconds']:.2f} s | full traversal "
+            f"{sy['full_rows']:,} rows in {sy['full_seconds']:.1f} s | "
+            f"{sy['inc_ratio'] * 100:.1f}% | ≤ 3%: {verdict(sy['inc_ratio'] <= 0.03)} |",
+            f"| sync: updated_since deep page | p50 {sy['p50_deep_ms']:.1f} ms at page "
+            f"{sy['depth']:,} | page 1 p50 {sy['p50_first_ms']:.1f} ms | "
+            f"{sy['deep_ratio']:.2f} (median of "
+            f"{', '.join(f'{r:.2f}' for r in sy['deep_ratios'])}) | ≤ 1.2: "
+            f"{verdict(sy['deep_ratio'] <= 1.2)} |",
+            f"| sync: bulk export, expand=transcript,scorecard | "
+            f"{sy['export_api_per_s']:,.0f} sessions/s ({sy['export_sessions']:,}) | COPY (SELECT "
+            f"json) TO STDOUT {sy['export_copy_per_s']:,.0f} sessions/s | "
+            f"{sy['export_ratio']:.1f}× (median of "
+            f"{', '.join(f'{r:.2f}' for r in sy['export_ratios'])}) | ≤ 4×: "
+            f"{verdict(sy['export_ratio'] <= 4)} |",
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -10,10 +10,9 @@ from django.urls import include, path
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 
-from api.viewsets import TenantScopedViewSet
 from sessions_api.models import Session
-from sessions_api.selectors import SESSION_COLUMNS
-from sessions_api.serializers import session_data
+from sessions_api.shapes import SESSION
+from tenants.viewsets import TenantScopedViewSet
 
 FIXED = {"ok": True, "data": {"id": "30000000-0000-0000-0000-000000000001", "status": "scored"}}
 
@@ -25,15 +24,17 @@ def fixed(request):
 class OffsetSessionViewSet(TenantScopedViewSet):
     required_scope = "sessions:read"
 
-    def dangerously_get_queryset(self):
-        return Session.objects.all()
-
     def list(self, request):
-        rows = self.get_queryset().order_by("-started_at", "-id").values(**SESSION_COLUMNS)
+        sessions = Session.objects.for_tenant(self.tenant)
+        rows = sessions.order_by("-started_at", "-id").values(**SESSION.columns())
         paginator = LimitOffsetPagination()
         page = paginator.paginate_queryset(rows, request, view=self)
         return Response(
-            {"ok": True, "data": [session_data(r) for r in page], "next": paginator.get_next_link()}
+            {
+                "ok": True,
+                "data": [SESSION.render(r) for r in page],
+                "next": paginator.get_next_link(),
+            }
         )
 
 

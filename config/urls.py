@@ -1,7 +1,39 @@
+"""The one place URLs are wired: each app's views under /api/v1/, the schema and docs, admin."""
+
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from analytics.views import SummaryViewSet
+from scorecards.views import ScorecardViewSet, SessionViewSet
+from sessions_api.views import ScenarioViewSet, UserViewSet
+from tenants.views import DeletionViewSet, TokenViewSet
+
+LIST = {"get": "list"}
+RETRIEVE = {"get": "retrieve"}
+
+api_v1 = [
+    path("token", TokenViewSet.as_view(LIST), name="token"),
+    path("sessions", SessionViewSet.as_view(LIST), name="session-list"),
+    path("sessions/<str:id>", SessionViewSet.as_view(RETRIEVE), name="session-detail"),
+    path("scorecards", ScorecardViewSet.as_view(LIST), name="scorecard-list"),
+    path("scorecards/<str:id>", ScorecardViewSet.as_view(RETRIEVE), name="scorecard-detail"),
+    path("scenarios", ScenarioViewSet.as_view(LIST), name="scenario-list"),
+    path("scenarios/<str:id>", ScenarioViewSet.as_view(RETRIEVE), name="scenario-detail"),
+    path("users", UserViewSet.as_view(LIST), name="user-list"),
+    path("users/<str:id>", UserViewSet.as_view(RETRIEVE), name="user-detail"),
+    path("deletions", DeletionViewSet.as_view(LIST), name="deletion-list"),
+    path("schema", SpectacularAPIView.as_view(), name="schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path(
+        "redoc",
+        SpectacularRedocView.as_view(url_name="api:schema", template_name="api/redoc.html"),
+        name="redoc",
+    ),
+    path("analytics/summary", SummaryViewSet.as_view(LIST), name="analytics-summary"),
+]
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/v1/", include("api.urls")),
+    path("api/v1/", include((api_v1, "api"))),
 ]

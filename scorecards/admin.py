@@ -3,6 +3,7 @@ from django.contrib import admin
 from tenants.admin import TenantOwnedAdmin
 
 from .models import Scorecard
+from .services import scorecard_bulk_delete, scorecard_delete, scorecard_upsert
 
 
 @admin.register(Scorecard)
@@ -16,3 +17,12 @@ class ScorecardAdmin(TenantOwnedAdmin):
     raw_id_fields = ["session"]
     readonly_fields = ["id"]
     ordering = ["-created_at"]
+
+    def save_model(self, request, obj: Scorecard, form, change: bool) -> None:
+        scorecard_upsert(scorecard=obj)
+
+    def delete_model(self, request, obj: Scorecard) -> None:
+        scorecard_delete(scorecard=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        scorecard_bulk_delete(scorecards=queryset)

@@ -2,16 +2,20 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from scorecards.rules import scorecard_item_problems
 from sessions_api.models import Session
 from tenants.models import TenantOwned
 
 
+class Verdict(models.TextChoices):
+    CRUSHED_IT = "crushed_it", "Crushed it"
+    SOLID = "solid", "Solid"
+    NEEDS_WORK = "needs_work", "Needs work"
+    MISSED_THE_MARK = "missed_the_mark", "Missed the mark"
+
+
 class Scorecard(TenantOwned):
-    class Verdict(models.TextChoices):
-        CRUSHED_IT = "crushed_it", "Crushed it"
-        SOLID = "solid", "Solid"
-        NEEDS_WORK = "needs_work", "Needs work"
-        MISSED_THE_MARK = "missed_the_mark", "Missed the mark"
+    Verdict = Verdict
 
     session = models.OneToOneField(Session, on_delete=models.CASCADE, related_name="scorecard")
     overall_score = models.PositiveSmallIntegerField()
@@ -22,6 +26,8 @@ class Scorecard(TenantOwned):
     # [{"kind": "strength" | "improvement", "text", "time": seconds | null}]
     callouts = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField()
+    # When it last changed as the API shows it: stamped by the services (tenants/sync.py).
+    updated_at = models.DateTimeField(editable=False)
 
     class Meta(TenantOwned.Meta):
         constraints = [
@@ -31,9 +37,13 @@ class Scorecard(TenantOwned):
                 name="scorecard_score_range",
             ),
             models.CheckConstraint(
-                condition=Q(verdict__in=["crushed_it", "solid", "needs_work", "missed_the_mark"]),
+                condition=Q(verdict__in=Verdict.values),
                 name="scorecard_verdict_valid",
             ),
+        ]
+        indexes = [
+            # updated_since: oldest change first.
+            models.Index(fields=["tenant", "updated_at", "id"], name="scorecard_updated_idx"),
         ]
 
     def __str__(self) -> str:
@@ -41,8 +51,6 @@ class Scorecard(TenantOwned):
 
     def clean(self) -> None:
         super().clean()
-        from sessions_api.importing.validation import scorecard_item_problems
-
         problems = scorecard_item_problems(
             {"categories": self.categories, "callouts": self.callouts}
         )

@@ -6,6 +6,14 @@ from django.utils.html import format_html, format_html_join
 from tenants.admin import TenantOwnedAdmin
 
 from .models import Scenario, Session
+from .services import (
+    scenario_bulk_delete,
+    scenario_delete,
+    scenario_upsert,
+    session_bulk_delete,
+    session_delete,
+    session_upsert,
+)
 
 
 @admin.register(Scenario)
@@ -16,6 +24,15 @@ class ScenarioAdmin(TenantOwnedAdmin):
     search_fields = ["name", "call_type", "=id"]
     readonly_fields = ["id"]
     ordering = ["tenant__name", "status", "name"]
+
+    def save_model(self, request, obj: Scenario, form, change: bool) -> None:
+        scenario_upsert(scenario=obj)
+
+    def delete_model(self, request, obj: Scenario) -> None:
+        scenario_delete(scenario=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        scenario_bulk_delete(scenarios=queryset)
 
 
 @admin.register(Session)
@@ -39,6 +56,15 @@ class SessionAdmin(TenantOwnedAdmin):
     # Transcripts come from the role-play engine; operators read them, they do not rewrite them.
     readonly_fields = ["id", "created_at", "transcript_view"]
     exclude = ["transcript"]
+
+    def save_model(self, request, obj: Session, form, change: bool) -> None:
+        session_upsert(session=obj)
+
+    def delete_model(self, request, obj: Session) -> None:
+        session_delete(session=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        session_bulk_delete(sessions=queryset)
 
     @admin.display(description="turns")
     def turns(self, obj: Session) -> int:

@@ -2,29 +2,46 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
-from tenants.models import Rep, TenantOwned
+from tenants.models import Rep, Tenant, TenantOwned
+from tenants.scoping import TenantScopedManager
+
+
+# Module-level so that the models' Meta (a nested class, blind to the model's own names) can
+# name the values in the CHECK constraints.
+class ScenarioStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    ARCHIVED = "archived", "Archived"
+
+
+class SessionStatus(models.TextChoices):
+    IN_PROGRESS = "in_progress", "In progress"
+    COMPLETED = "completed", "Completed (not scored yet)"
+    SCORED = "scored", "Scored"
+    ABANDONED = "abandoned", "Abandoned"
+    FAILED = "failed", "Failed"
 
 
 class Scenario(TenantOwned):
-    class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        ARCHIVED = "archived", "Archived"
+    Status = ScenarioStatus
 
     name = models.CharField(max_length=200)
     call_type = models.CharField(max_length=64)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField()
+    # When it last changed as the API shows it: stamped by the services (tenants/sync.py).
+    updated_at = models.DateTimeField(editable=False)
 
     class Meta(TenantOwned.Meta):
         constraints = [
             models.UniqueConstraint(fields=["tenant", "id"], name="scenario_tenant_id_uniq"),
             models.CheckConstraint(
-                condition=Q(status__in=["active", "archived"]), name="scenario_status_valid"
+                condition=Q(status__in=ScenarioStatus.values), name="scenario_status_valid"
             ),
         ]
         indexes = [
             # The list order: active first, then by name, then id.
             models.Index(fields=["tenant", "status", "name", "id"], name="scenario_list_idx"),
+            models.Index(fields=["tenant", "updated_at", "id"], name="scenario_updated_idx"),
         ]
 
     def __str__(self) -> str:
@@ -34,12 +51,7 @@ class Scenario(TenantOwned):
 class Session(TenantOwned):
     """One AI role-play call of a rep, with its transcript."""
 
-    class Status(models.TextChoices):
-        IN_PROGRESS = "in_progress", "In progress"
-        COMPLETED = "completed", "Completed (not scored yet)"
-        SCORED = "scored", "Scored"
-        ABANDONED = "abandoned", "Abandoned"
-        FAILED = "failed", "Failed"
+    Status = SessionStatus
 
     user = models.ForeignKey(Rep, on_delete=models.PROTECT, related_name="sessions")
     scenario = models.ForeignKey(Scenario, on_delete=models.PROTECT, related_name="sessions")
@@ -50,15 +62,14 @@ class Session(TenantOwned):
     created_at = models.DateTimeField()
     # A list of {"role": "agent" | "user", "message": str, "time": seconds}, in spoken order.
     transcript = models.JSONField(default=list, blank=True)
+    # When it last changed as the API shows it: stamped by the services (tenants/sync.py).
+    updated_at = models.DateTimeField(editable=False)
 
     class Meta(TenantOwned.Meta):
         constraints = [
             models.UniqueConstraint(fields=["tenant", "id"], name="session_tenant_id_uniq"),
             models.CheckConstraint(
-                condition=Q(
-                    status__in=["in_progress", "completed", "scored", "abandoned", "failed"]
-                ),
-                name="session_status_valid",
+                condition=Q(status__in=SessionStatus.values), name="session_status_valid"
             ),
             models.CheckConstraint(
                 condition=Q(duration_seconds__isnull=True) | Q(duration_seconds__gte=0),
@@ -89,6 +100,8 @@ class Session(TenantOwned):
                 F("id").desc(),
                 name="session_status_idx",
             ),
+            # updated_since: oldest change first.
+            models.Index("tenant", "updated_at", "id", name="session_updated_idx"),
             # The summary's unique_reps under a scenario filter: one index probe per rep.
             models.Index(
                 "tenant", "scenario", "user", "started_at", name="session_scenario_user_idx"
@@ -105,7 +118,7 @@ class Session(TenantOwned):
 
     def clean(self) -> None:
         """A session has a scorecard exactly when it is scored (shared/api-v1.md). Adding or
-        removing the scorecard sets the status (scorecards.signals); here it cannot drift."""
+        removing the scorecard sets the status (scorecards.services); here it cannot drift."""
         super().clean()
         has_scorecard = self.pk is not None and hasattr(self, "scorecard")
         if self.status == self.Status.SCORED and not has_scorecard:
@@ -114,3 +127,94 @@ class Session(TenantOwned):
             )
         if self.status != self.Status.SCORED and has_scorecard:
             raise ValidationError({"status": "This session has a scorecard, so it is scored."})
+
+
+# Daily rollups behind GET /analytics/summary: derived data of the sessions, owned by the
+# session write path (sessions_api/services.py keeps them exact, sessions_api/rollups.py holds
+# the recompute), read by analytics. The tables keep the names they had in the analytics app.
+#
+# The summary over a year of a large tenant would otherwise aggregate hundreds of thousands of
+# sessions per request. Whole UTC days come from these rows; the partial days at either end of
+# the period come from the sessions themselves, so the figures are always exactly those of the
+# plain aggregate (a property test holds the two together). unique_reps does not add up over
+# days: it comes from each rep's first and last session (RepSpan), probing only reps whose
+# sessions span the whole period. Every write of a session or scorecard goes through the
+# services, which recompute the rows of every (tenant, day) and rep they touch: single writes at
+# once, the importer's batches once per import. Bulk SQL that bypasses the services must call
+# ``rollups.recompute`` and ``rollups.recompute_spans`` itself.
+
+
+class Rollup(models.Model):
+    """Rows of one tenant, read through ``objects.for_tenant`` like every tenant-owned row;
+    the recompute (sessions_api/rollups.py) writes across tenants through ``unscoped``."""
+
+    unscoped = models.Manager()
+    objects = TenantScopedManager()
+
+    class Meta:
+        abstract = True
+        base_manager_name = "unscoped"
+        default_manager_name = "unscoped"
+
+
+class TenantDay(Rollup):
+    """All sessions of one tenant that started on one UTC day."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    sessions = models.PositiveIntegerField()
+    scored = models.PositiveIntegerField()
+    score_total = models.PositiveBigIntegerField()
+
+    class Meta(Rollup.Meta):
+        db_table = "analytics_tenantday"
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "day"], name="tenantday_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.sessions} sessions"
+
+
+class ScenarioDay(Rollup):
+    """Sessions of one scenario that started on one UTC day: serves the scenario filter."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    sessions = models.PositiveIntegerField()
+    scored = models.PositiveIntegerField()
+    score_total = models.PositiveBigIntegerField()
+
+    class Meta(Rollup.Meta):
+        db_table = "analytics_scenarioday"
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "scenario", "day"], name="scenarioday_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.scenario_id}: {self.sessions} sessions"
+
+
+class RepSpan(Rollup):
+    """The first and last session of each rep who has any.
+
+    unique_reps counts reps with a session in the period. A rep whose first or last session
+    falls inside it is active, one whose sessions all lie outside it is not: only reps whose
+    sessions span the whole period need their sessions probed. For a period that ends at the
+    newest data (a dashboard's "last 12 months") that is nobody.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(Rep, on_delete=models.CASCADE, related_name="+")
+    first_started_at = models.DateTimeField()
+    last_started_at = models.DateTimeField()
+
+    class Meta(Rollup.Meta):
+        db_table = "analytics_repspan"
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "user"], name="repspan_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.first_started_at} to {self.last_started_at}"

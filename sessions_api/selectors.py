@@ -1,4 +1,8 @@
-"""Reads of sessions and scenarios. Views parse input, call one function here, and render."""
+"""Reads of sessions, scenarios and users (reps seen through their sessions). Views parse input,
+call one function here, and render the rows with the resource's shape (shapes.py).
+
+Every read starts from ``Model.objects.for_tenant(tenant)``: the tenant guard of
+tenants/scoping.py, which refuses to run a query that did not choose a tenant."""
 
 from __future__ import annotations
 
@@ -8,28 +12,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import F, Q
+from django.db.models import CharField, F, OuterRef, Q, Subquery
 from django.db.models.fields.tuple_lookups import Tuple, TupleLessThan
 
 from api import compiled
 from api.cursors import OpaqueKey, SessionCursor, encode_opaque, session_cursor
-from api.dbfunctions import RFC3339, JSONText, UUIDText
-from tenants.models import Tenant
+from api.dbfunctions import RFC3339
+from api.shapes import Shape
+from tenants.models import Rep, Tenant
+from tenants.sync import changed_page
 
 from .models import Scenario, Session
+from .shapes import SCENARIO, SESSION_DETAIL, SESSION_LISTED, USER
 
-# Rendered by the database in wire format (api/dbfunctions.py): no datetime/UUID round trips.
-SESSION_COLUMNS = {
-    "w_id": UUIDText("id"),
-    "w_user_id": UUIDText("user_id"),
-    "w_scenario_id": UUIDText("scenario_id"),
-    "w_status": F("status"),
-    "w_started_at": RFC3339("started_at"),
-    "w_ended_at": RFC3339("ended_at"),
-    "w_duration_seconds": F("duration_seconds"),
-    "w_created_at": RFC3339("created_at"),
-    "w_scorecard_id": UUIDText("scorecard__id"),
-}
+SESSION_DETAIL_COLUMNS = SESSION_DETAIL.columns()
+ChangeCursor = tuple[datetime, uuid.UUID]  # the last row's (updated_at, id)
 
 
 @dataclass(frozen=True)
@@ -86,7 +83,13 @@ def _bind(**values: Any) -> dict[str, tuple[Any, Any]]:
 
 
 def session_list(
-    *, tenant: Tenant, filters: SessionFilters, cursor: SessionCursor | None, limit: int
+    *,
+    tenant: Tenant,
+    filters: SessionFilters,
+    cursor: SessionCursor | None,
+    limit: int,
+    include: frozenset[str] = frozenset(),
+    shape: Shape = SESSION_LISTED,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One page, newest first, and the cursor of the next page (``None`` on the last).
 
@@ -106,11 +109,15 @@ def session_list(
         cursor_id=cursor.id if cursor else None,
     )
     rows = compiled.rows(
-        ("session_list", limit),
-        lambda v: (
-            _sessions(v).order_by("-started_at", "-id").values(**SESSION_COLUMNS)[: limit + 1]
+        lambda v, limit, include, shape: (
+            _sessions(v)
+            .order_by("-started_at", "-id")
+            .values(**shape.columns(include))[: limit + 1]
         ),
         values,
+        limit=limit,
+        include=include,
+        shape=shape,
     )
     if len(rows) <= limit:
         return rows, None
@@ -120,17 +127,60 @@ def session_list(
     return rows[:limit], session_cursor(last["w_started_at"], tie)
 
 
+def session_changes(
+    *,
+    tenant: Tenant,
+    filters: SessionFilters,
+    since: datetime,
+    after: ChangeCursor | None,
+    limit: int,
+    include: frozenset[str] = frozenset(),
+    shape: Shape = SESSION_LISTED,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """``updated_since``: the sessions changed since then, oldest change first (tenants/sync.py
+    holds the guarantee)."""
+    bound = _bind(
+        tenant=tenant.pk,
+        started_from=filters.started_from,
+        started_to=filters.started_to,
+        user_id=filters.user_id,
+        scenario_id=filters.scenario_id,
+        status=filters.status,
+    )
+    sessions = _sessions({name: value for name, (_, value) in bound.items()})
+    return changed_page(
+        sessions, since=since, after=after, limit=limit, columns=shape.columns(include)
+    )
+
+
 def session_get(*, tenant: Tenant, session_id: uuid.UUID) -> dict[str, Any] | None:
     found = compiled.rows(
-        "session_get",
         lambda v: (
             Session.objects.for_tenant(v["tenant"])
             .filter(id=v["id"])
-            .values(**SESSION_COLUMNS, w_transcript=JSONText("transcript"))[:1]
+            .values(**SESSION_DETAIL_COLUMNS)[:1]
         ),
         {"tenant": (_FIELD("tenant"), tenant.pk), "id": (_FIELD("id"), session_id)},
     )
     return found[0] if found else None
+
+
+def scenario_changes(
+    *, tenant: Tenant, since: datetime, after: ChangeCursor | None, limit: int
+) -> tuple[list[dict[str, Any]], str | None]:
+    return changed_page(
+        Scenario.objects.for_tenant(tenant),
+        since=since,
+        after=after,
+        limit=limit,
+        columns=SCENARIO.columns(),
+    )
+
+
+def scenario_get(*, tenant: Tenant, scenario_id: uuid.UUID) -> dict[str, Any] | None:
+    return (
+        Scenario.objects.for_tenant(tenant).filter(id=scenario_id).values(**SCENARIO.columns())
+    ).first()
 
 
 def scenario_list(
@@ -146,15 +196,52 @@ def scenario_list(
             | Q(status=status, name=name, id__gt=last_id)
         )
     rows = list(
-        scenarios.order_by("status", "name", "id").values(
-            w_id=UUIDText("id"),
-            w_name=F("name"),
-            w_call_type=F("call_type"),
-            w_status=F("status"),
-            w_created_at=RFC3339("created_at"),
-        )[: limit + 1]
+        scenarios.order_by("status", "name", "id").values(**SCENARIO.columns())[: limit + 1]
     )
     if len(rows) <= limit:
         return rows, None
     last = rows[limit - 1]
     return rows[:limit], encode_opaque([last["w_status"], last["w_name"], last["w_id"]])
+
+
+def _user_columns(tenant: Tenant) -> dict[str, Any]:
+    """``last_session_at`` is one index probe per row of the page (session_user_idx), inside
+    the same query: no N+1, and no column to keep in sync."""
+    latest = (
+        Session.objects.for_tenant(tenant)
+        .filter(user_id=OuterRef("id"))
+        .order_by("-started_at")
+        .values(w=RFC3339("started_at"))[:1]
+    )
+    return USER.columns(last_session_at=Subquery(latest, output_field=CharField()))
+
+
+def user_changes(
+    *, tenant: Tenant, role: str | None, since: datetime, after: ChangeCursor | None, limit: int
+) -> tuple[list[dict[str, Any]], str | None]:
+    reps = Rep.objects.for_tenant(tenant)
+    if role is not None:
+        reps = reps.filter(role=role)
+    return changed_page(reps, since=since, after=after, limit=limit, columns=_user_columns(tenant))
+
+
+def user_get(*, tenant: Tenant, user_id: uuid.UUID) -> dict[str, Any] | None:
+    return Rep.objects.for_tenant(tenant).filter(id=user_id).values(**_user_columns(tenant)).first()
+
+
+def user_list(
+    *, tenant: Tenant, role: str | None, after: OpaqueKey | None, limit: int
+) -> tuple[list[dict[str, Any]], str | None]:
+    """By full_name, then id."""
+    reps = Rep.objects.for_tenant(tenant)
+    if role is not None:
+        reps = reps.filter(role=role)
+    if after is not None:
+        name, last_id = after
+        reps = reps.filter(Q(full_name__gt=name) | Q(full_name=name, id__gt=last_id))
+    columns = _user_columns(tenant)
+    rows = list(reps.order_by("full_name", "id").values(**columns)[: limit + 1])
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    return rows[:limit], encode_opaque([last["w_full_name"], last["w_id"]])

@@ -1,4 +1,3 @@
-from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -11,32 +10,73 @@ from api.schema import (
     PATH_ID,
     SCENARIO_CURSOR,
     SCENARIO_ID,
-    SCENARIO_PAGE,
     SESSION_CURSOR,
-    SESSION_ONE,
-    SESSION_PAGE,
     TO,
+    UPDATED_SINCE,
+    USER_CURSOR,
     USER_ID,
     api_operation,
     enum_query,
+    envelope_of,
+    query,
 )
-from api.viewsets import TenantScopedViewSet, envelope
+from api.viewsets import one, page
+from tenants.models import Rep
+from tenants.viewsets import TenantScopedViewSet
 
 from . import selectors
 from .models import Session
-from .serializers import scenario_data, session_data, session_detail_data
+from .shapes import (
+    SCENARIO,
+    SESSION_DETAIL,
+    SESSION_LISTED,
+    USER,
+    scenario_example,
+    scenario_page_example,
+    session_example,
+    session_page_example,
+    user_example,
+    user_page_example,
+)
 
 SESSION_STATUSES = tuple(Session.Status.values)
+USER_ROLES = tuple(Rep.Role.values)
+EMAIL = frozenset({"email"})
+INCLUDE_EMAIL = enum_query(
+    "include",
+    ("email",),
+    "`email` adds each user's email; needs the `users:email` scope (else 403).",
+)
 
 
-class SessionViewSet(TenantScopedViewSet):
-    required_scope = "sessions:read"
+def expand_query(expansions: tuple[str, ...]):
+    return query(
+        "expand",
+        {
+            "type": "string",
+            "pattern": "^(" + "|".join(expansions) + ")(,(" + "|".join(expansions) + "))*$",
+        },
+        "Comma-separated: "
+        + "; ".join(EXPANSION_HELP[name] for name in expansions)
+        + ". A page still costs a constant number of queries.",
+    )
 
-    @api_operation(
+
+EXPANSION_HELP = {
+    "transcript": "`transcript` inlines each session's transcript as the detail returns it",
+    "scorecard": "`scorecard` inlines each session's scorecard object (null when it has none); "
+    "needs `scorecards:read` as well (else 403)",
+}
+
+
+def session_list_operation(shape, expansions: tuple[str, ...]):
+    """The schema of GET /sessions for the expansions a view offers (scorecards/views.py adds
+    the scorecard's)."""
+    return api_operation(
         operation_id="list_sessions",
-        examples=example("session_page"),
-        summary="List sessions, newest first",
-        response=SESSION_PAGE,
+        examples=example(session_page_example),
+        summary="List sessions, newest first (or oldest change first with updated_since)",
+        response=envelope_of("SessionPage", shape, paginated=True),
         parameters=[
             LIMIT,
             FROM,
@@ -44,10 +84,21 @@ class SessionViewSet(TenantScopedViewSet):
             USER_ID,
             SCENARIO_ID,
             enum_query("status", SESSION_STATUSES, "Only sessions in this status."),
+            UPDATED_SINCE,
+            expand_query(expansions),
             SESSION_CURSOR,
         ],
         errors=[400, 403],
     )
+
+
+class SessionViewSet(TenantScopedViewSet):
+    required_scope = "sessions:read"
+    # expand=<name>: the extra scope it needs (None: none beyond sessions:read).
+    expansions: dict[str, str | None] = {"transcript": None}
+    listed = SESSION_LISTED
+
+    @session_list_operation(SESSION_LISTED, ("transcript",))
     def list(self, request: Request) -> Response:
         params = QueryParams(request.query_params)
         limit = params.limit()
@@ -59,32 +110,38 @@ class SessionViewSet(TenantScopedViewSet):
             scenario_id=params.uuid("scenario_id"),
             status=params.choice("status", SESSION_STATUSES),
         )
+        expand = params.choice_set("expand", tuple(self.expansions))
+        since, after = params.changes()
         cursor = None
-        if (raw_cursor := params.raw("cursor")) is not None:
+        if since is None and (raw_cursor := params.raw("cursor")) is not None:
             try:
                 cursor = SessionCursor.decode(raw_cursor)
             except ValueError as exc:
                 params.error("cursor", f"{exc}; pass the next_cursor of the previous page")
         params.validate()
+        for name in sorted(expand):
+            if self.expansions[name] is not None:
+                self.require_scope(self.expansions[name])
 
-        rows, next_cursor = selectors.session_list(
-            tenant=self.tenant, filters=filters, cursor=cursor, limit=limit
-        )
-        return envelope([session_data(row) for row in rows], next_cursor=next_cursor)
+        read = dict(tenant=self.tenant, filters=filters, limit=limit, include=expand)
+        if since is not None:
+            found = selectors.session_changes(**read, since=since, after=after, shape=self.listed)
+        else:
+            found = selectors.session_list(**read, cursor=cursor, shape=self.listed)
+        return page(found, self.listed, expand)
 
     @api_operation(
         operation_id="get_session",
-        examples=example("session"),
+        examples=example(session_example),
         summary="One session with its transcript",
-        response=SESSION_ONE,
+        response=envelope_of("SessionDetailEnvelope", SESSION_DETAIL),
         parameters=[PATH_ID],
         errors=[403, 404],
     )
     def retrieve(self, request: Request, id: str) -> Response:
-        row = selectors.session_get(tenant=self.tenant, session_id=self.path_id())
-        if row is None:
-            raise NotFound()
-        return envelope(session_detail_data(row))
+        return one(
+            selectors.session_get(tenant=self.tenant, session_id=self.path_id()), SESSION_DETAIL
+        )
 
 
 class ScenarioViewSet(TenantScopedViewSet):
@@ -92,16 +149,86 @@ class ScenarioViewSet(TenantScopedViewSet):
 
     @api_operation(
         operation_id="list_scenarios",
-        examples=example("scenario_page"),
+        examples=example(scenario_page_example),
         summary="List scenarios: active first, then archived; by name",
-        response=SCENARIO_PAGE,
-        parameters=[LIMIT, SCENARIO_CURSOR],
+        response=envelope_of("ScenarioPage", SCENARIO, paginated=True),
+        parameters=[LIMIT, UPDATED_SINCE, SCENARIO_CURSOR],
         errors=[400, 403],
     )
     def list(self, request: Request) -> Response:
         params = QueryParams(request.query_params)
         limit = params.limit()
-        after = params.opaque_cursor(size=3)
+        since, changed = params.changes()
+        after = params.opaque_cursor(size=3) if since is None else None
         params.validate()
-        rows, next_cursor = selectors.scenario_list(tenant=self.tenant, after=after, limit=limit)
-        return envelope([scenario_data(row) for row in rows], next_cursor=next_cursor)
+        if since is not None:
+            return page(
+                selectors.scenario_changes(
+                    tenant=self.tenant, since=since, after=changed, limit=limit
+                ),
+                SCENARIO,
+            )
+        return page(selectors.scenario_list(tenant=self.tenant, after=after, limit=limit), SCENARIO)
+
+    @api_operation(
+        operation_id="get_scenario",
+        examples=example(scenario_example),
+        summary="One scenario",
+        response=envelope_of("ScenarioEnvelope", SCENARIO),
+        parameters=[PATH_ID],
+        errors=[403, 404],
+    )
+    def retrieve(self, request: Request, id: str) -> Response:
+        return one(selectors.scenario_get(tenant=self.tenant, scenario_id=self.path_id()), SCENARIO)
+
+
+class UserViewSet(TenantScopedViewSet):
+    required_scope = "users:read"
+
+    @api_operation(
+        operation_id="list_users",
+        examples=example(user_page_example),
+        summary="List users (reps) by name",
+        response=envelope_of("UserPage", USER, paginated=True),
+        parameters=[
+            LIMIT,
+            enum_query("role", USER_ROLES, "Only users with this role."),
+            INCLUDE_EMAIL,
+            UPDATED_SINCE,
+            USER_CURSOR,
+        ],
+        errors=[400, 403],
+    )
+    def list(self, request: Request) -> Response:
+        params = QueryParams(request.query_params)
+        limit = params.limit()
+        role = params.choice("role", USER_ROLES)
+        include = params.choice("include", ("email",))
+        since, changed = params.changes()
+        after = params.opaque_cursor(size=2) if since is None else None
+        params.validate()
+        if include == "email":
+            self.require_scope("users:email")
+
+        included = EMAIL if include == "email" else frozenset()
+        read = dict(tenant=self.tenant, role=role, limit=limit)
+        if since is not None:
+            return page(selectors.user_changes(**read, since=since, after=changed), USER, included)
+        return page(selectors.user_list(**read, after=after), USER, included)
+
+    @api_operation(
+        operation_id="get_user",
+        examples=example(user_example),
+        summary="One user (rep)",
+        response=envelope_of("UserEnvelope", USER),
+        parameters=[PATH_ID, INCLUDE_EMAIL],
+        errors=[400, 403, 404],
+    )
+    def retrieve(self, request: Request, id: str) -> Response:
+        params = QueryParams(request.query_params)
+        include = params.choice("include", ("email",))
+        params.validate()
+        if include == "email":
+            self.require_scope("users:email")
+        included = EMAIL if include == "email" else frozenset()
+        return one(selectors.user_get(tenant=self.tenant, user_id=self.path_id()), USER, included)

@@ -6,12 +6,23 @@ from django.template.response import TemplateResponse
 from . import tokens
 from .models import ApiToken, Rep, Tenant, TenantOwned
 from .scopes import ALL_SCOPES, SCOPES
-from .services import token_revoke
+from .services import (
+    rep_bulk_delete,
+    rep_delete,
+    rep_upsert,
+    tenant_delete,
+    tenant_upsert,
+    token_revoke,
+)
 
 
 class TenantOwnedAdmin(admin.ModelAdmin):
     """A row stays with its tenant, and what it belongs to stays put: moving either would leave
-    rows pointing across tenants, or a scored session without its scorecard."""
+    rows pointing across tenants, or a scored session without its scorecard.
+
+    Subclasses save and delete through their app's services (``save_model``, ``delete_model``,
+    ``delete_queryset``, which "delete selected" uses), never the model's own save or delete.
+    """
 
     fixed_after_creation: tuple[str, ...] = ("tenant",)
 
@@ -43,6 +54,12 @@ class TenantAdmin(admin.ModelAdmin):
         )
         return not owns_rows and super().has_delete_permission(request, obj)
 
+    def save_model(self, request, obj: Tenant, form, change: bool) -> None:
+        tenant_upsert(tenant=obj)
+
+    def delete_model(self, request, obj: Tenant) -> None:
+        tenant_delete(tenant=obj)
+
 
 @admin.register(Rep)
 class RepAdmin(TenantOwnedAdmin):
@@ -52,6 +69,15 @@ class RepAdmin(TenantOwnedAdmin):
     search_fields = ["full_name", "email", "=id"]
     readonly_fields = ["id", "created_at"]
     ordering = ["tenant__name", "full_name"]
+
+    def save_model(self, request, obj: Rep, form, change: bool) -> None:
+        rep_upsert(rep=obj)
+
+    def delete_model(self, request, obj: Rep) -> None:
+        rep_delete(rep=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        rep_bulk_delete(reps=queryset)
 
 
 class ApiTokenForm(forms.ModelForm):

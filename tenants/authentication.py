@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
@@ -46,7 +47,6 @@ _TENANT_FIELDS = [f.attname for f in Tenant._meta.concrete_fields]
 def _token_by_hash(token_hash: str) -> ApiToken | None:
     """The token with its tenant, in one query compiled once (this runs on every request)."""
     found = compiled.rows(
-        "token_by_hash",
         lambda v: ApiToken.objects.filter(token_hash=v["hash"]).values(
             *_TOKEN_FIELDS, *(f"tenant__{name}" for name in _TENANT_FIELDS)
         )[:1],
@@ -118,3 +118,19 @@ class BearerTokenAuthentication(BaseAuthentication):
     def authenticate_header(self, request: Request) -> str:
         # Makes DRF answer 401 (not 403) to unauthenticated requests.
         return 'Bearer realm="api"'
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    """How the OpenAPI schema describes this authentication (drf-spectacular extension)."""
+
+    target_class = BearerTokenAuthentication
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "rpt_<32 base62><6 base62 checksum>",
+            "description": "An API token of one tenant, created by an operator "
+            "(`manage.py create_token` or Django admin).",
+        }

@@ -9,8 +9,6 @@ SCOPES: dict[str, str] = {
     "analytics:read": "Read the analytics summary",
 }
 ALL_SCOPES: tuple[str, ...] = tuple(SCOPES)
-# Declared by a view that any valid token may call (GET /token): a choice, not an omission.
-NO_SCOPE = "<no scope>"
 
 
 def parse_scopes(raw: str) -> list[str]:

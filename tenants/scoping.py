@@ -33,7 +33,7 @@ class TenantScopedQuerySet(models.QuerySet):
         clone._tenant_scoped = self._tenant_scoped
         return clone
 
-    def _require_scope(self) -> None:
+    def require_scope(self) -> None:
         if not self._tenant_scoped:
             raise UnscopedQueryError(
                 f"{self.model.__name__}.objects was queried without for_tenant(); "
@@ -43,31 +43,31 @@ class TenantScopedQuerySet(models.QuerySet):
     # Every path by which a queryset reaches the database goes through one of these.
     def _fetch_all(self):
         if self._result_cache is None:
-            self._require_scope()
+            self.require_scope()
         super()._fetch_all()
 
     def iterator(self, *args, **kwargs):
-        self._require_scope()
+        self.require_scope()
         return super().iterator(*args, **kwargs)
 
     def count(self):
-        self._require_scope()
+        self.require_scope()
         return super().count()
 
     def exists(self):
-        self._require_scope()
+        self.require_scope()
         return super().exists()
 
     def aggregate(self, *args, **kwargs):
-        self._require_scope()
+        self.require_scope()
         return super().aggregate(*args, **kwargs)
 
     def update(self, **kwargs):
-        self._require_scope()
+        self.require_scope()
         return super().update(**kwargs)
 
     def delete(self):
-        self._require_scope()
+        self.require_scope()
         return super().delete()
 
 

@@ -1,13 +1,147 @@
-"""Writes on tenants' tokens, shared by admin and the management commands."""
+"""Every write of tenants, reps and tokens: admin, the management commands and the importer
+(its ``*_bulk_upsert`` batches) go through these, never through ``save()`` of their own.
+
+Also the rules every write of a tenant-owned row keeps (``owned_row_check``), used by the
+services of the apps above.
+"""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
+from typing import Any
 
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from . import tokens
-from .models import ApiToken, Tenant
+from .bulk import bulk_upsert
+from .models import ApiToken, Deletion, Rep, Tenant, TenantOwned
+from .sync import change_stamp
+
+# Columns a batch upsert overwrites on a stored row (created_at: the time of first import).
+TENANT_UPDATE_FIELDS = ["slug", "name"]
+REP_UPDATE_FIELDS = ["full_name", "email", "role"]
+
+
+def stored_values(*, row: TenantOwned, fields: tuple[str, ...]) -> dict[str, Any] | None:
+    """These columns of the row as stored, or None for a row being added."""
+    if row._state.adding:
+        return None
+    return type(row)._base_manager.filter(pk=row.pk).values(*fields).first()
+
+
+def owned_row_check(
+    *, row: TenantOwned, stored: dict[str, Any] | None, fixed: tuple[str, ...] = ("tenant_id",)
+) -> None:
+    """A tenant-owned row points only at rows of its own tenant (TenantOwned.clean, the rule
+    admin's forms show), and what it belongs to (``fixed``: its tenant, a scorecard's session)
+    stays put once created: moving it would leave rows pointing across tenants, or a scored
+    session without its scorecard."""
+    errors: dict[str, str] = {}
+    for name in fixed:
+        if stored is not None and name in stored and stored[name] != getattr(row, name):
+            errors[name.removesuffix("_id")] = "It cannot change once created."
+    try:
+        TenantOwned.clean(row)  # the base rule only: a model's own clean() is its form's
+    except ValidationError as exc:
+        errors.update({name: " ".join(messages) for name, messages in exc.message_dict.items()})
+    if errors:
+        raise ValidationError(errors)
+
+
+def stamp_if_changed(*, row: TenantOwned, fields: tuple[str, ...]) -> None:
+    """Sets ``row.updated_at`` for a save in progress: the change stamp when the row is new or
+    one of ``fields`` (what the API shows of it) differs from the stored row, else the stored
+    ``updated_at``, so that saving an unchanged form moves nothing. Inside the transaction."""
+    attnames = [type(row)._meta.get_field(name).attname for name in fields]
+    stored = stored_values(row=row, fields=(*attnames, "updated_at"))
+    if stored is not None and all(stored[a] == getattr(row, a) for a in attnames):
+        row.updated_at = stored["updated_at"]
+    else:
+        row.updated_at = change_stamp()
+
+
+# -- deletions (tombstones: GET /api/v1/deletions) ------------------------------------------
+
+
+def deletions_record(
+    *, kind: str, owners: list[tuple[uuid.UUID, uuid.UUID]], stamp: datetime
+) -> None:
+    """Tombstones for these (tenant_id, id) of one kind, in the deleting transaction. A record
+    deleted again (created anew in between) gets its new deletion time."""
+    Deletion.unscoped.bulk_create(
+        [Deletion(tenant_id=t, object=kind, object_id=i, deleted_at=stamp) for t, i in owners],
+        update_conflicts=True,
+        unique_fields=["object", "object_id", "tenant"],
+        update_fields=["deleted_at"],
+    )
+
+
+def deletions_forget(*, kind: str, ids: list[uuid.UUID]) -> None:
+    """These ids exist (again): their creation, stamped now, supersedes the old tombstone."""
+    for start in range(0, len(ids), 900):
+        Deletion.unscoped.filter(object=kind, object_id__in=ids[start : start + 900]).delete()
+
+
+def deletions_prune(*, before: datetime) -> int:
+    """Forgets deletions older than ``before``; returns how many."""
+    removed, _ = Deletion.unscoped.filter(deleted_at__lt=before).delete()
+    return removed
+
+
+# -- tenants ----------------------------------------------------------------------------------
+
+
+def tenant_upsert(*, tenant: Tenant) -> Tenant:
+    tenant.save()
+    return tenant
+
+
+def tenant_delete(*, tenant: Tenant) -> None:
+    tenant.delete()
+
+
+def tenant_bulk_upsert(*, rows: list[dict[str, Any]]) -> None:
+    """Rows of ``Tenant`` fields by id (the importer's batches)."""
+    bulk_upsert(model=Tenant, rows=rows, update_fields=TENANT_UPDATE_FIELDS)
+
+
+# -- reps -------------------------------------------------------------------------------------
+
+
+def rep_upsert(*, rep: Rep) -> Rep:
+    with transaction.atomic():
+        adding = rep._state.adding
+        owned_row_check(row=rep, stored=stored_values(row=rep, fields=("tenant_id",)))
+        stamp_if_changed(row=rep, fields=tuple(REP_UPDATE_FIELDS))
+        rep.save()
+        if adding:
+            deletions_forget(kind=Deletion.Kind.USER, ids=[rep.pk])
+    return rep
+
+
+def rep_delete(*, rep: Rep) -> None:
+    rep_bulk_delete(reps=Rep.unscoped.filter(pk=rep.pk))
+
+
+def rep_bulk_delete(*, reps: QuerySet[Rep]) -> None:
+    """A rep with sessions is protected by them (ProtectedError); without sessions it has no
+    rollup rows. Each deletion is listed (tombstone) in the same transaction."""
+    with transaction.atomic():
+        owners = list(reps.values_list("tenant_id", "id"))
+        reps.delete()
+        deletions_record(kind=Deletion.Kind.USER, owners=owners, stamp=change_stamp())
+
+
+def rep_bulk_upsert(*, rows: list[dict[str, Any]]) -> None:
+    bulk_upsert(model=Rep, rows=rows, update_fields=REP_UPDATE_FIELDS, stamp=change_stamp())
+    deletions_forget(kind=Deletion.Kind.USER, ids=[r["id"] for r in rows])
+
+
+# -- tokens -----------------------------------------------------------------------------------
 
 
 def token_create(

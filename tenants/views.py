@@ -1,58 +1,100 @@
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.errors import ResyncRequired
 from api.examples import example
 from api.params import QueryParams
-from api.schema import LIMIT, USER_CURSOR, USER_PAGE, api_operation, enum_query
-from api.viewsets import TenantScopedViewSet, envelope
+from api.schema import LIMIT, api_operation, enum_query, envelope_of, query
+from api.scopes import NO_SCOPE
+from api.viewsets import envelope, page
 
 from . import selectors
-from .models import Rep
+from .models import DeletionKind
+from .shapes import DELETION, TOKEN_INFO, deletion_page_example
+from .viewsets import TenantScopedViewSet
+
+TOKEN_ONE = envelope_of("TokenEnvelope", TOKEN_INFO)
 
 
-class UserViewSet(TenantScopedViewSet):
-    required_scope = "users:read"
+class TokenViewSet(TenantScopedViewSet):
+    """``GET /api/v1/token``: who am I? Any valid token may ask (an onboarding check)."""
+
+    required_scope = NO_SCOPE
 
     @api_operation(
-        operation_id="list_users",
-        examples=example("user_page"),
-        summary="List users (reps) by name",
-        response=USER_PAGE,
+        operation_id="get_token", summary="Describe the calling token", response=TOKEN_ONE
+    )
+    def list(self, request: Request) -> Response:
+        return envelope(TOKEN_INFO.from_object(self.token))
+
+
+# The scope that lets a token read each kind of record, hence its deletions.
+SCOPE_OF_KIND = {
+    DeletionKind.SESSION: "sessions:read",
+    DeletionKind.SCORECARD: "scorecards:read",
+    DeletionKind.SCENARIO: "scenarios:read",
+    DeletionKind.USER: "users:read",
+}
+
+
+class DeletionViewSet(TenantScopedViewSet):
+    """``GET /api/v1/deletions``: what was deleted, for copies to delete too."""
+
+    required_scope = tuple(SCOPE_OF_KIND.values())  # any of them; each kind needs its own
+
+    @api_operation(
+        operation_id="list_deletions",
+        examples=example(deletion_page_example),
+        summary="List deletions, oldest first",
+        response=envelope_of("DeletionPage", DELETION, paginated=True),
         parameters=[
-            LIMIT,
-            enum_query("role", tuple(Rep.Role.values), "Only users with this role."),
-            enum_query(
-                "include",
-                ("email",),
-                "`email` adds each user's email; needs the `users:email` scope (else 403).",
+            query(
+                "since",
+                {"type": "string", "format": "date-time"},
+                "Only deletions at or after this instant (ISO 8601, inclusive), with the "
+                "guarantee of `updated_since`. Older than the retention "
+                "(`DELETIONS_RETENTION_DAYS`, 90 by default): 410 `resync_required`. Absent: "
+                "every deletion kept.",
             ),
-            USER_CURSOR,
+            enum_query(
+                "object",
+                tuple(DeletionKind.values),
+                "Only this kind; needs that kind's read scope (else 403). Without it, the kinds "
+                "this token may read.",
+            ),
+            LIMIT,
+            query(
+                "cursor",
+                {"type": "string", "format": "deletion-cursor"},
+                "The previous page's `next_cursor` (opaque).",
+            ),
         ],
-        errors=[400, 403],
+        errors=[400, 403, 410],
     )
     def list(self, request: Request) -> Response:
         params = QueryParams(request.query_params)
         limit = params.limit()
-        role = params.choice("role", tuple(Rep.Role.values))
-        include = params.choice("include", ("email",))
-        after = params.opaque_cursor(size=2)
+        since = params.timestamp("since")
+        kind = params.choice("object", tuple(DeletionKind.values))
+        after = params.change_cursor()
         params.validate()
-        with_email = include == "email"
-        if with_email:
-            self.require_scope("users:email")
-
-        rows, next_cursor = selectors.user_list(
-            tenant=self.tenant, role=role, after=after, limit=limit
+        if kind is not None:
+            self.require_scope(SCOPE_OF_KIND[kind])
+            kinds = [kind]
+        else:
+            kinds = [k for k, scope in SCOPE_OF_KIND.items() if self.token.has_scope(scope)]
+        kept_since = timezone.now() - timedelta(days=settings.DELETIONS_RETENTION_DAYS)
+        start = max(filter(None, [since, after[0] if after else None]), default=None)
+        if start is not None and start < kept_since:
+            raise ResyncRequired(
+                f"Deletions are kept for {settings.DELETIONS_RETENTION_DAYS} days; this sync "
+                "may have missed older ones. Copy everything again, then sync from then."
+            )
+        found = selectors.deletion_list(
+            tenant=self.tenant, kinds=kinds, since=since or kept_since, after=after, limit=limit
         )
-        data = []
-        for row in rows:
-            item = {
-                "id": row["w_id"],
-                "full_name": row["w_full_name"],
-                "role": row["w_role"],
-                "last_session_at": row["w_last_session_at"],
-            }
-            if with_email:
-                item["email"] = row["w_email"] or None
-            data.append(item)
-        return envelope(data, next_cursor=next_cursor)
+        return page(found, DELETION)

@@ -1,17 +1,43 @@
-"""Factories for the data model. Every tenant-owned factory keeps its references in one tenant."""
+"""Factories for the data model. Every tenant-owned factory keeps its references in one tenant,
+and creates its row through the app's service, as admin and the importer do: the rollups and a
+session's status follow as they do in production."""
 
 from datetime import UTC, datetime, timedelta
 
 import factory
 
 from scorecards.models import Scorecard
+from scorecards.services import scorecard_upsert
 from sessions_api.models import Scenario, Session
+from sessions_api.services import scenario_upsert, session_upsert
 from tenants.models import Rep, Tenant
+from tenants.services import rep_upsert, tenant_upsert
 
 BASE_TIME = datetime(2026, 5, 6, 17, 0, tzinfo=UTC)
 
 
-class TenantFactory(factory.django.DjangoModelFactory):
+SERVICES = {
+    Tenant: tenant_upsert,
+    Rep: rep_upsert,
+    Scenario: scenario_upsert,
+    Session: session_upsert,
+    Scorecard: scorecard_upsert,
+}
+
+
+class ServiceFactory(factory.django.DjangoModelFactory):
+    """Creates through the model's upsert service instead of ``Model.objects.create``."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        service = SERVICES[model_class]
+        return service(**{model_class._meta.model_name: model_class(*args, **kwargs)})
+
+
+class TenantFactory(ServiceFactory):
     class Meta:
         model = Tenant
 
@@ -19,7 +45,7 @@ class TenantFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Tenant {n}")
 
 
-class RepFactory(factory.django.DjangoModelFactory):
+class RepFactory(ServiceFactory):
     class Meta:
         model = Rep
 
@@ -29,7 +55,7 @@ class RepFactory(factory.django.DjangoModelFactory):
     role = Rep.Role.REP
 
 
-class ScenarioFactory(factory.django.DjangoModelFactory):
+class ScenarioFactory(ServiceFactory):
     class Meta:
         model = Scenario
 
@@ -40,7 +66,7 @@ class ScenarioFactory(factory.django.DjangoModelFactory):
     created_at = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
-class SessionFactory(factory.django.DjangoModelFactory):
+class SessionFactory(ServiceFactory):
     class Meta:
         model = Session
 
@@ -60,7 +86,7 @@ class SessionFactory(factory.django.DjangoModelFactory):
     )
 
 
-class ScorecardFactory(factory.django.DjangoModelFactory):
+class ScorecardFactory(ServiceFactory):
     class Meta:
         model = Scorecard
 

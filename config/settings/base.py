@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "sessions_api",
     "scorecards",
     "analytics",
+    "importing",
 ]
 
 MIDDLEWARE = [
@@ -136,7 +137,7 @@ LOGGING = {
 REST_FRAMEWORK = {
     # Defaults that fail closed: a view that forgets to say otherwise needs a token and a scope.
     "DEFAULT_AUTHENTICATION_CLASSES": ["tenants.authentication.BearerTokenAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.HasRequiredScope"],
+    "DEFAULT_PERMISSION_CLASSES": ["tenants.permissions.HasRequiredScope"],
     "DEFAULT_RENDERER_CLASSES": ["api.renderers.ORJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [],
     # OPTIONS would describe a view in DRF's own format, outside the envelope: a 405 instead.
@@ -163,6 +164,9 @@ else:
 
 API_RATE_LIMIT_CACHE = "default"
 API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600)
+# How long GET /api/v1/deletions keeps a deletion (manage.py prune_deletions removes older ones);
+# a sync from further back is answered 410 resync_required.
+DELETIONS_RETENTION_DAYS = env_int("DELETIONS_RETENTION_DAYS", 90)
 # Per client address; generous for honest typos, tight for someone guessing tokens.
 API_FAILED_AUTH_PER_MINUTE = env_int("API_FAILED_AUTH_PER_MINUTE", 30)
 # Proxies in front of the servers that append to X-Forwarded-For (a load balancer, nginx): with
@@ -202,9 +206,10 @@ SPECTACULAR_SETTINGS = {
         "api.schema.add_response_headers",
     ],
     "ENUM_NAME_OVERRIDES": {
-        "SessionStatusEnum": ["in_progress", "completed", "scored", "abandoned", "failed"],
-        "ScenarioStatusEnum": ["active", "archived"],
-        "RoleEnum": ["rep", "manager", "admin"],
+        # The models' TextChoices, by path: settings load before the apps.
+        "SessionStatusEnum": "sessions_api.models.Session.Status",
+        "ScenarioStatusEnum": "sessions_api.models.Scenario.Status",
+        "RoleEnum": "tenants.models.Rep.Role",
         "ErrorCodeEnum": "api.schema.ERROR_CODES",
     },
 }

@@ -125,7 +125,7 @@ def test_a_view_that_forgot_its_scope_admits_nobody(client_for, tenant):
 
 
 def test_base_viewset_refuses_a_subclass_without_scope():
-    from api.viewsets import TenantScopedViewSet
+    from tenants.viewsets import TenantScopedViewSet
 
     with pytest.raises(TypeError, match="required_scope"):
 
@@ -134,7 +134,7 @@ def test_base_viewset_refuses_a_subclass_without_scope():
 
 
 def test_base_viewset_refuses_a_subclass_overriding_get_queryset():
-    from api.viewsets import TenantScopedViewSet
+    from tenants.viewsets import TenantScopedViewSet
 
     with pytest.raises(TypeError, match="get_queryset"):
 

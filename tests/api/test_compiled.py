@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from api import compiled
+from scorecards.views import SESSION_WITH_SCORECARD
 from sessions_api import selectors
 from sessions_api.models import Session
 from tenants.authentication import _token_by_hash
@@ -42,6 +43,10 @@ def data(tenant, other_tenant):
     return tenant, reps, scenarios
 
 
+# Every column a page of sessions can have: expand=scorecard,transcript (joins included).
+EXPANDED_COLUMNS = SESSION_WITH_SCORECARD.columns(frozenset({"scorecard", "transcript"}))
+
+
 @db_property(60)
 @given(
     use=st.fixed_dictionaries(
@@ -73,17 +78,17 @@ def test_session_list_equals_the_orm_for_every_shape(data, use, cursor_tie, limi
         raw["cursor_id"] = some.pk if some else None
     values = selectors._bind(**raw)
 
-    def build(v):
+    def build(v, limit):
         return (
             selectors._sessions(v)
             .order_by("-started_at", "-id")
-            .values(**selectors.SESSION_COLUMNS)[: limit + 1]
+            .values(**EXPANDED_COLUMNS)[: limit + 1]
         )
 
-    fast = compiled.rows(("test_list", limit), build, values)
-    assert fast == list(build(_plain(values)))
+    fast = compiled.rows(build, values, limit=limit)
+    assert fast == list(build(_plain(values), limit))
     # And again: the second call takes the cached SQL with these values bound.
-    assert compiled.rows(("test_list", limit), build, values) == fast
+    assert compiled.rows(build, values, limit=limit) == fast
 
 
 def test_scorecard_and_session_detail_see_only_their_tenant(tenant, other_tenant):
@@ -112,7 +117,36 @@ def test_token_lookup_converts_like_the_orm(tenant, make_token):
 def test_an_unscoped_queryset_is_refused(db):
     with pytest.raises(UnscopedQueryError):
         compiled.rows(
-            "test_unscoped",
             lambda v: Session.objects.filter(id=v["id"]).values("id"),
             {"id": (Session._meta.get_field("id"), uuid.uuid4())},
         )
+
+
+def test_a_builder_that_captures_a_value_is_refused(tenant):
+    """A captured value would be baked into SQL reused for requests without it: refused, so
+    only placeholders and shape keywords (both part of the key) can reach the SQL."""
+    status = "scored"
+    field = Session._meta.get_field
+
+    def captures(v):
+        return Session.objects.for_tenant(v["tenant"]).filter(status=status).values("id")
+
+    def defaults(v, status=status):
+        return Session.objects.for_tenant(v["tenant"]).filter(status=status).values("id")
+
+    for build in (captures, defaults):
+        with pytest.raises(TypeError, match="captures"):
+            compiled.rows(build, {"tenant": (field("tenant"), tenant.pk)})
+
+
+def test_the_shape_keys_the_compiled_sql(tenant):
+    """The same builder with another shape value gets SQL built for that value."""
+    field = Session._meta.get_field
+    for i in range(3):
+        SessionFactory(tenant=tenant, started_at=T0 - timedelta(minutes=i))
+
+    def page(v, size):
+        return Session.objects.for_tenant(v["tenant"]).order_by("id").values("id")[:size]
+
+    values = {"tenant": (field("tenant"), tenant.pk)}
+    assert [len(compiled.rows(page, values, size=n)) for n in (1, 2, 3, 1)] == [1, 2, 3, 1]

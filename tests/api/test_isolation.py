@@ -7,6 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sessions_api.models import Session
+from sessions_api.services import session_delete
 from tests.factories import (
     RepFactory,
     ScenarioFactory,
@@ -49,6 +51,10 @@ def test_no_id_of_another_tenant_reaches_any_endpoint(client_for, mine, theirs):
     a, b = TenantFactory(), TenantFactory()
     a_ids = _populate(a, mine)
     b_ids = _populate(b, theirs)
+    # Tenant B's deletions too: one of its sessions (with its scorecard, if any) is deleted.
+    doomed = Session.unscoped.filter(tenant=b).first()
+    if doomed is not None:
+        session_delete(session=doomed)
     api = client_for(a)
 
     urls = [
@@ -57,6 +63,13 @@ def test_no_id_of_another_tenant_reaches_any_endpoint(client_for, mine, theirs):
         "/api/v1/scenarios?limit=100",
         "/api/v1/users?limit=100&include=email",
         "/api/v1/analytics/summary?from=2026-01-01",
+        "/api/v1/sessions?limit=100&expand=scorecard,transcript",
+        "/api/v1/sessions?limit=100&updated_since=1970-01-01&expand=scorecard",
+        "/api/v1/scorecards?limit=100",
+        "/api/v1/scorecards?limit=100&updated_since=1970-01-01",
+        "/api/v1/scenarios?limit=100&updated_since=1970-01-01",
+        "/api/v1/users?limit=100&include=email&updated_since=1970-01-01",
+        "/api/v1/deletions?limit=100",
     ]
     # Every filter and every detail path, fed with the other tenant's ids too.
     for some_id in sorted(a_ids | b_ids):
@@ -65,6 +78,10 @@ def test_no_id_of_another_tenant_reaches_any_endpoint(client_for, mine, theirs):
             f"/api/v1/sessions?scenario_id={some_id}",
             f"/api/v1/sessions/{some_id}",
             f"/api/v1/scorecards/{some_id}",
+            f"/api/v1/scorecards?user_id={some_id}",
+            f"/api/v1/scorecards?scenario_id={some_id}",
+            f"/api/v1/scenarios/{some_id}",
+            f"/api/v1/users/{some_id}?include=email",
             f"/api/v1/analytics/summary?from=2026-01-01&user_id={some_id}",
             f"/api/v1/analytics/summary?from=2026-01-01&scenario_id={some_id}",
         ]

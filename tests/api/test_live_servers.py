@@ -6,8 +6,8 @@ import time
 import pytest
 import redis
 
+from tests.importing.lines import tenant, to_bytes
 from tests.live import get, gunicorn, manage, server_env
-from tests.sessions_api.importing import tenant, to_bytes
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 

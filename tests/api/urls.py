@@ -2,25 +2,30 @@
 
 from django.db import OperationalError
 from django.urls import include, path
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.viewsets import TenantScopedViewSet, envelope
+from api.viewsets import envelope
 from config.urls import urlpatterns as real_urlpatterns
 from sessions_api.models import Session
+from tenants.viewsets import TenantScopedViewSet
 
 
 class ProbeSessionViewSet(TenantScopedViewSet):
+    """Reads the way every data view does: through the tenant guard, with the path's id."""
+
     required_scope = "sessions:read"
 
-    def dangerously_get_queryset(self):
-        return Session.objects.all()
-
     def list(self, request):
-        return envelope([str(s.id) for s in self.get_queryset().order_by("id")], next_cursor=None)
+        sessions = Session.objects.for_tenant(self.tenant).order_by("id")
+        return envelope([str(s.id) for s in sessions], next_cursor=None)
 
     def retrieve(self, request, id):
-        return envelope({"id": str(self.get_object().id)})
+        found = Session.objects.for_tenant(self.tenant).filter(id=self.path_id()).first()
+        if found is None:
+            raise NotFound()
+        return envelope({"id": str(found.id)})
 
 
 class BoomViewSet(TenantScopedViewSet):

@@ -5,7 +5,7 @@ import pytest
 from bench.generate import generate
 from scorecards.models import Scorecard
 from sessions_api.models import Session
-from tests.sessions_api.importing import run_import
+from tests.importing.lines import run_import
 
 
 def _bytes(**kwargs) -> bytes:

@@ -1,12 +1,14 @@
 """Schemathesis hooks: constraints of valid input that OpenAPI 3.0 cannot express.
 
-Loaded with ``SCHEMATHESIS_HOOKS=tests.contract.st_hooks``. They narrow *positive* generation
-to requests the contract calls valid, and nothing else:
+Loaded with ``SCHEMATHESIS_HOOKS=tests.contract.st_hooks``. They narrow *positive* cases, in
+every phase, to requests the contract calls valid, and nothing else:
 
 - ``cursor`` must be a ``next_cursor`` the server issued (or, for sessions, any ISO 8601
   instant); a random string is a malformed cursor, which the contract makes a 400.
 - ``from`` must not be later than ``to`` (a cross-parameter rule); the defaulted bounds of the
   summary follow the same rule.
+- ``/deletions`` resumes (``since`` or its cursor) within the retention window; an older
+  start is the documented 410 ``resync_required``, not a valid request.
 
 Negative generation and every check stay as schemathesis ships them.
 """
@@ -18,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 import schemathesis
 from hypothesis import strategies as st
+from schemathesis.generation.modes import GenerationMode
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
 
@@ -29,9 +32,24 @@ OPAQUE_SIZES = {"/scenarios": 3, "/users": 2}
 # analytics.views.DEFAULT_PERIOD, which cannot be imported here: schemathesis loads this module
 # before Django is set up.
 SUMMARY_PERIOD = timedelta(days=30)
+# settings.DELETIONS_RETENTION_DAYS (default 90) less a day, for the same reason.
+DELETIONS_KEPT = timedelta(days=89)
 
 
-def _cursor_ok(path: str, raw: str) -> bool:
+def _change_cursor_ok(raw: str) -> bool:
+    try:
+        at, _ = decode_opaque(raw, 2)
+        parse_timestamp(at)
+    except ValueError:
+        return False
+    return True
+
+
+def _cursor_ok(path: str, raw: str, query: dict) -> bool:
+    # With updated_since, and on the lists ordered by a timestamp, a cursor is an opaque
+    # (timestamp, id).
+    if "updated_since" in query or path.endswith(("/scorecards", "/deletions")):
+        return _change_cursor_ok(raw)
     try:
         if path.endswith("/sessions"):
             SessionCursor.decode(raw)
@@ -60,15 +78,35 @@ def _period_ok(path: str, query: dict) -> bool:
     return start is None or end is None or start <= end
 
 
+def _deletions_start_ok(path: str, query: dict) -> bool:
+    if not path.endswith("/deletions"):
+        return True
+    starts = []
+    try:
+        if isinstance(query.get("since"), str):
+            starts.append(parse_timestamp(query["since"]))
+        if isinstance(query.get("cursor"), str):
+            starts.append(parse_timestamp(decode_opaque(query["cursor"], 2)[0]))
+    except ValueError:
+        return True  # malformed values are negative cases, kept as generated
+    return not starts or max(starts) >= datetime.now(UTC) - DELETIONS_KEPT
+
+
 @schemathesis.hook
-def filter_query(ctx, query):
+def filter_case(ctx, case):
+    # A case hook, not filter_query: schemathesis applies case hooks in every phase, coverage
+    # included, whose combined examples otherwise pair a plain cursor with updated_since.
+    meta = case.meta
+    if meta is not None and meta.generation.mode == GenerationMode.NEGATIVE:
+        return True
+    query = case.query
     if not query:
         return True
-    path = ctx.operation.path
+    path = case.operation.path
     cursor = query.get("cursor")
-    if isinstance(cursor, str) and not _cursor_ok(path, cursor):
+    if isinstance(cursor, str) and not _cursor_ok(path, cursor, query):
         return False
-    return _period_ok(path, query)
+    return _period_ok(path, query) and _deletions_start_ok(path, query)
 
 
 # The cursor formats of the schema, as generators of cursors this server could have issued.
@@ -93,3 +131,8 @@ schemathesis.openapi.format(
     "user-cursor",
     st.tuples(st.text(max_size=30), _uuids).map(lambda key: encode_opaque(list(key))),
 )
+_change_cursors = st.tuples(_instants.map(rfc3339), _uuids).map(
+    lambda key: encode_opaque(list(key))
+)
+schemathesis.openapi.format("scorecard-cursor", _change_cursors)
+schemathesis.openapi.format("deletion-cursor", _change_cursors)

@@ -102,3 +102,34 @@ def test_generated_client_pages_fetches_and_summarises(reporting_client, live):
 
     missing = get_session.sync(client=client, id=scored.scorecard_id)  # not a session id
     assert isinstance(missing, Error) and missing.code.value == "not_found"
+
+
+def test_generated_client_runs_an_incremental_sync(reporting_client, live):
+    from reporting_client import AuthenticatedClient
+    from reporting_client.api.deletions import list_deletions
+    from reporting_client.api.scorecards import list_scorecards
+    from reporting_client.api.sessions import list_sessions
+
+    base_url, token = live
+    client = AuthenticatedClient(base_url=base_url, token=token)
+
+    def sync(operation, since):
+        items, cursor = [], None
+        while True:
+            kwargs = {"limit": 9, "updated_since": since}
+            if cursor is not None:
+                kwargs["cursor"] = cursor
+            page = operation.sync(client=client, **kwargs)
+            items += page.data
+            if (cursor := page.next_cursor) is None:
+                return items
+
+    sessions = sync(list_sessions, datetime(1970, 1, 1, tzinfo=UTC))
+    assert len({s.id for s in sessions}) == 60
+    assert [s.updated_at for s in sessions] == sorted(s.updated_at for s in sessions)
+    last = max(s.updated_at for s in sessions)
+    # Nothing changed since: only the records stamped at that very instant come again.
+    assert all(s.updated_at == last for s in sync(list_sessions, last))
+    cards = sync(list_scorecards, datetime(1970, 1, 1, tzinfo=UTC))
+    assert {c.session_id for c in cards} == {s.id for s in sessions if s.scorecard_id}
+    assert list_deletions.sync(client=client).data == []

@@ -2,6 +2,7 @@ import uuid
 
 import pytest
 
+from api.formats import rfc3339
 from tests.factories import ScorecardFactory
 
 pytestmark = pytest.mark.django_db
@@ -11,7 +12,10 @@ def test_scorecard_fields(api, tenant):
     card = ScorecardFactory(session__tenant=tenant)
     response = api.get(f"/api/v1/scorecards/{card.id}")
     assert response.status_code == 200
-    assert response.json()["data"] == {
+    data = response.json()["data"]
+    card.refresh_from_db()
+    assert data.pop("updated_at") == rfc3339(card.updated_at)
+    assert data == {
         "id": str(card.id),
         "session_id": str(card.session_id),
         "user_id": str(card.session.user_id),

@@ -34,6 +34,7 @@ def test_session_with_transcript_exactly_as_stored(api, tenant):
         "duration_seconds",
         "created_at",
         "scorecard_id",
+        "updated_at",
         "transcript",
     }
     assert response["Content-Type"] == "application/json"

@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from hypothesis import given
 from hypothesis import strategies as st
 
+from api.formats import rfc3339
 from tests.factories import (
     RepFactory,
     ScenarioFactory,
@@ -31,6 +32,7 @@ SESSION_KEYS = {
     "duration_seconds",
     "created_at",
     "scorecard_id",
+    "updated_at",
 }
 
 
@@ -70,6 +72,8 @@ def test_happy_path_fields_and_types(api, tenant):
     assert set(body) == {"ok", "data", "next_cursor"} and body["next_cursor"] is None
     first, second = body["data"]
     assert set(first) == SESSION_KEYS
+    card.session.refresh_from_db()
+    assert first.pop("updated_at") == rfc3339(card.session.updated_at)
     assert first == {
         "id": str(card.session.id),
         "user_id": str(card.session.user_id),

@@ -33,7 +33,7 @@ def test_active_first_then_archived_by_name_then_id(api, tenant):
     mango_ids = [i["id"] for i in items[:3]]
     assert mango_ids == sorted(mango_ids)
     assert {str(t.id) for t in twins} <= set(mango_ids)
-    assert set(items[0]) == {"id", "name", "call_type", "status", "created_at"}
+    assert set(items[0]) == {"id", "name", "call_type", "status", "created_at", "updated_at"}
     assert items[0]["created_at"] == "2026-01-05T09:00:00Z"
 
 

@@ -28,8 +28,8 @@ def staff_client(client):
         "/admin/sessions_api/scenario/?status__exact=active",
         "/admin/sessions_api/session/?q=Rep",
         "/admin/scorecards/scorecard/",
-        "/admin/analytics/tenantday/",
-        "/admin/analytics/scenarioday/",
+        "/admin/sessions_api/tenantday/",
+        "/admin/sessions_api/scenarioday/",
     ],
 )
 def test_changelists_render(staff_client, url):

@@ -160,3 +160,31 @@ def test_scorecard_items_follow_the_import_rules(staff_client, tenant, field, va
     assert message in response.content.decode()
     card.refresh_from_db()
     assert (card.categories, card.callouts) == before
+
+
+def test_deleting_a_session_in_admin_keeps_the_rollups_exact(staff_client, tenant):
+    card = ScorecardFactory(session__tenant=tenant)
+    SessionFactory(tenant=tenant, user=card.session.user, started_at=card.session.started_at)
+    deleted = staff_client.post(
+        f"/admin/sessions_api/session/{card.session_id}/delete/", {"post": "yes"}
+    )
+    assert deleted.status_code == 302
+    assert not Scorecard.unscoped.exists()
+    _everything_agrees(tenant)
+
+
+@pytest.mark.parametrize("model", ["session", "scorecard"])
+def test_delete_selected_in_admin_keeps_status_and_rollups(staff_client, tenant, model):
+    cards = [ScorecardFactory(session__tenant=tenant) for _ in range(3)]
+    SessionFactory(tenant=tenant)
+    chosen = [cards[0], cards[1]] if model == "scorecard" else [c.session for c in cards[:2]]
+    app = "scorecards" if model == "scorecard" else "sessions_api"
+    response = staff_client.post(
+        f"/admin/{app}/{model}/",
+        {"action": "delete_selected", "_selected_action": [o.pk for o in chosen], "post": "yes"},
+    )
+    assert response.status_code == 302
+    assert Scorecard.unscoped.count() == 1
+    expected = 4 if model == "scorecard" else 2
+    assert Session.unscoped.count() == expected
+    _everything_agrees(tenant)

@@ -2,6 +2,8 @@ from datetime import timedelta
 
 import pytest
 
+from api.formats import rfc3339
+from tenants.models import Rep
 from tests.factories import BASE_TIME, RepFactory, SessionFactory
 from tests.helpers import invalid_parameter
 
@@ -15,6 +17,9 @@ def test_users_ordered_by_name_then_id_with_last_session(api, tenant):
     SessionFactory(tenant=tenant, user=bea, started_at=BASE_TIME)
     SessionFactory(tenant=tenant, user=bea, started_at=BASE_TIME - timedelta(days=3))
     items = api.get(URL).json()["data"]
+    assert [item.pop("updated_at") for item in items] == [
+        rfc3339(Rep.unscoped.get(pk=rep.pk).updated_at) for rep in (ann, bea)
+    ]
     assert items == [
         {"id": str(ann.id), "full_name": "Ann", "role": "rep", "last_session_at": None},
         {

@@ -1,10 +1,13 @@
-"""Keeping the daily rollups and the reps' spans (analytics/models.py) exact.
+"""Keeping the daily rollups and the reps' spans (TenantDay, ScenarioDay, RepSpan in
+sessions_api/models.py) exact.
 
 ``recompute`` rebuilds the rows of given (tenant, UTC day) pairs from the sessions themselves;
-writers call it for every day whose sessions or scorecards they changed, before and after the
-change (a session can move to another day). Rebuilding rather than incrementing makes it
-idempotent: re-importing a file leaves the rollups as they were. ``recompute_spans`` does the
-same for the reps whose sessions changed (a session can move to another rep, too).
+the write services (sessions_api/services.py, scorecards/services.py) collect in a ``Touched``
+every day whose sessions or scorecards they change, before and after the change (a session can
+move to another day), and recompute them in the same transaction. Rebuilding rather than
+incrementing makes it idempotent: re-importing a file leaves the rollups as they were.
+``recompute_spans`` does the same for the reps whose sessions changed (a session can move to
+another rep, too).
 """
 
 from __future__ import annotations
@@ -12,17 +15,22 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import connection
 from django.db.models import Count, Max, Min, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncDate
 
-from sessions_api.models import Session
+from api import dbfunctions  # noqa: F401 - registers the any_of lookup
 
-from .models import RepSpan, ScenarioDay, TenantDay
+from .models import RepSpan, ScenarioDay, Session, TenantDay
 
 DayKeys = dict[uuid.UUID, set[date]]
+# tenant -> reps whose RepSpan may have changed.
+RepKeys = dict[uuid.UUID, set[uuid.UUID]]
+SPAN_CHUNK = 500  # reps per query: within SQLite's parameter limit
+QUERY_CHUNK = 900
 
 
 def day_of(moment: datetime) -> date:
@@ -59,9 +67,35 @@ def new_keys() -> DayKeys:
     return defaultdict(set)
 
 
-# tenant -> reps whose RepSpan may have changed.
-RepKeys = dict[uuid.UUID, set[uuid.UUID]]
-SPAN_CHUNK = 500  # reps per query: within SQLite's parameter limit
+@dataclass
+class Touched:
+    """The (tenant, day) pairs and reps whose rollups a write may have changed.
+
+    Memory is bounded by tenants × days and reps, not by the sessions written.
+    """
+
+    days: DayKeys = field(default_factory=new_keys)
+    reps: RepKeys = field(default_factory=lambda: defaultdict(set))
+
+    def add(
+        self, tenant_id: uuid.UUID, started_at: datetime | None, user_id: uuid.UUID | None = None
+    ) -> None:
+        collect(self.days, tenant_id, started_at)
+        if user_id is not None:
+            self.reps[tenant_id].add(user_id)
+
+    def add_days_of(self, session_ids: list[uuid.UUID]) -> None:
+        """The days of these stored sessions (a scorecard of theirs changed)."""
+        for start in range(0, len(session_ids), QUERY_CHUNK):
+            chunk = session_ids[start : start + QUERY_CHUNK]
+            for tenant_id, started_at in Session.unscoped.filter(id__any_of=chunk).values_list(
+                "tenant_id", "started_at"
+            ):
+                collect(self.days, tenant_id, started_at)
+
+    def recompute(self) -> None:
+        recompute(self.days)
+        recompute_spans(self.reps)
 
 
 def recompute_spans(reps: RepKeys) -> None:
@@ -70,7 +104,7 @@ def recompute_spans(reps: RepKeys) -> None:
         ordered = sorted(users)
         for start in range(0, len(ordered), SPAN_CHUNK):
             chunk = ordered[start : start + SPAN_CHUNK]
-            RepSpan.objects.filter(tenant_id=tenant_id, user_id__in=chunk).delete()
+            RepSpan.unscoped.filter(tenant_id=tenant_id, user_id__in=chunk).delete()
             _insert_from(
                 RepSpan,
                 Session.unscoped.filter(tenant_id=tenant_id, user_id__in=chunk)
@@ -92,8 +126,8 @@ def recompute(keys: DayKeys) -> None:
                 "scored": Count("scorecard__id"),
                 "score_total": Coalesce(Sum("scorecard__overall_score"), 0),
             }
-            TenantDay.objects.filter(tenant_id=tenant_id, day__range=(first, last)).delete()
-            ScenarioDay.objects.filter(tenant_id=tenant_id, day__range=(first, last)).delete()
+            TenantDay.unscoped.filter(tenant_id=tenant_id, day__range=(first, last)).delete()
+            ScenarioDay.unscoped.filter(tenant_id=tenant_id, day__range=(first, last)).delete()
             _insert_from(TenantDay, sessions.values("tenant_id", "day").annotate(**figures))
             _insert_from(
                 ScenarioDay,
@@ -113,15 +147,12 @@ def _insert_from(model, aggregate: QuerySet) -> None:
 
 def recompute_all() -> None:
     """Rebuild every rollup from scratch (after bulk SQL, or to verify them)."""
-    keys = new_keys()
-    reps: RepKeys = defaultdict(set)
+    touched = Touched()
     for tenant_id, started_at, user_id in Session.unscoped.values_list(
         "tenant_id", "started_at", "user_id"
     ):
-        collect(keys, tenant_id, started_at)
-        reps[tenant_id].add(user_id)
-    TenantDay.objects.all().delete()
-    ScenarioDay.objects.all().delete()
-    RepSpan.objects.all().delete()
-    recompute(keys)
-    recompute_spans(reps)
+        touched.add(tenant_id, started_at, user_id)
+    TenantDay.unscoped.all().delete()
+    ScenarioDay.unscoped.all().delete()
+    RepSpan.unscoped.all().delete()
+    touched.recompute()

@@ -9,11 +9,11 @@ import pytest
 
 from analytics.selectors import summary, summary_plain
 from api.params import parse_timestamp
+from importing.importer import Importer
 from scorecards.models import Scorecard
-from sessions_api.importing.importer import Importer
 from sessions_api.models import Scenario, Session
 from tenants.models import Rep, Tenant
-from tests.sessions_api.importing import (
+from tests.importing.lines import (
     ACME,
     GLOBEX,
     run_import,

@@ -8,7 +8,7 @@ from typing import BinaryIO
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from sessions_api.importing.importer import MAX_REPORTED_ERRORS, Importer
+from importing.importer import MAX_REPORTED_ERRORS, Importer
 
 
 @contextmanager

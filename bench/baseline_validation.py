@@ -1,4 +1,8 @@
-"""Line-level validation of the import format (``shared/import-format.md``).
+"""The baseline of ``bench/parse.py``: a frozen copy of ``importing/validation.py`` as it was
+before records were declared once (``api.records``), hand-written rules beside a fast path.
+Not imported by the app.
+
+Line-level validation of the import format (``shared/import-format.md``).
 
 Each ``clean_<type>`` takes one decoded JSON object and returns the row it describes as plain
 model-field values, or raises :class:`Invalid` listing every problem on that line. Nothing here
@@ -16,7 +20,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from api.params import UUID_RE
+from api.formats import UUID_RE
 
 SLUG_RE = re.compile(r"^[-a-zA-Z0-9_]+\Z")
 

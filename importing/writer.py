@@ -1,0 +1,54 @@
+"""Writing one checked batch: the batch services of each app, in reference order.
+
+Runs on the pipeline's writer thread, on the pipeline's connection and transaction. The
+services keep the invariants (a scorecard scores its session, a session with a scorecard stays
+scored); the rollups of what they touched are recomputed by the pipeline, once per import.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from scorecards.services import scorecard_bulk_upsert
+from sessions_api.rollups import Touched
+from sessions_api.services import scenario_bulk_upsert, session_bulk_upsert
+from tenants.services import rep_bulk_upsert, tenant_bulk_upsert
+
+from .references import Pending
+
+
+def write_batch(
+    *,
+    accepted: list[Pending],
+    stored_ids: dict[str, dict[uuid.UUID, Any]],
+    now: datetime,
+    touched: Touched,
+) -> None:
+    """``stored_ids``: by kind, the batch's ids that were stored before it (Stored.owners)."""
+    by_kind: dict[str, dict[uuid.UUID, dict[str, Any]]] = defaultdict(dict)
+    for pending in accepted:
+        by_kind[pending.kind][pending.row["id"]] = pending.row  # the last line wins
+
+    def rows(kind: str) -> list[dict[str, Any]]:
+        return list(by_kind[kind].values())
+
+    if by_kind["tenant"]:
+        tenant_bulk_upsert(rows=rows("tenant"))
+    if by_kind["user"]:
+        rep_bulk_upsert(rows=rows("user"))
+    if by_kind["scenario"]:
+        scenario_bulk_upsert(rows=rows("scenario"), now=now)
+    if by_kind["session"]:
+        session_bulk_upsert(
+            rows=rows("session"), stored_ids=stored_ids.get("session", {}), touched=touched
+        )
+    if by_kind["scorecard"]:
+        scorecard_bulk_upsert(
+            rows=rows("scorecard"),
+            stored_ids=stored_ids.get("scorecard", {}),
+            now=now,
+            touched=touched,
+        )
