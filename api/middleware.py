@@ -1,4 +1,5 @@
-"""Outermost API middleware: the request id, and the envelope for errors raised outside DRF.
+"""Outermost API middleware: the request id, cache headers, and the envelope for errors raised
+outside DRF.
 
 DRF's exception handler shapes errors of API views. What it never sees — unknown URLs, Django's
 own 4xx pages, exceptions that escape a view, an unreachable database — is turned into the same
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from django.core.exceptions import SuspiciousOperation
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_vary_headers
 
 from .errors import DB_RETRY_AFTER_SECONDS, GENERIC, error_response, http_request_is_api
 from .request_id import choose_request_id, set_request_id
@@ -39,6 +41,11 @@ class ApiEnvelopeMiddleware:
         ):
             response = self._envelope_for(response)
         response["X-Request-ID"] = request_id
+        if http_request_is_api(request):
+            # Answers depend on the token and hold customer data (emails among them): no shared
+            # cache may keep one or serve it to another token.
+            response.setdefault("Cache-Control", "no-store")
+            patch_vary_headers(response, ("Authorization",))
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:

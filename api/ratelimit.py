@@ -70,7 +70,7 @@ def _window() -> tuple[int, int]:
     return window, window + WINDOW_SECONDS
 
 
-def _redis(cache):
+def redis_client(cache):
     """The Redis client behind a django-redis cache, else None (LocMem: tests, the demo)."""
     client = getattr(cache, "client", None)
     if client is not None and hasattr(client, "get_client"):
@@ -80,13 +80,13 @@ def _redis(cache):
 
 def shared_store() -> bool:
     """Whether the store is one every server process sees (Redis), not this process's own."""
-    return _redis(caches[settings.API_RATE_LIMIT_CACHE]) is not None
+    return redis_client(caches[settings.API_RATE_LIMIT_CACHE]) is not None
 
 
 def _count(cache, key: str, *, read_epoch: bool = False) -> tuple[int, str | None]:
     """Increment and read a window counter (and the token epoch) in one round trip where the
     store allows it."""
-    redis = _redis(cache)
+    redis = redis_client(cache)
     if redis is not None:
         # Raw commands, not the cache API: its values are pickled, these are plain strings.
         full_key = cache.make_and_validate_key(key)
@@ -151,7 +151,7 @@ def bump_token_epoch() -> None:
     """Every process's cached tokens are stale from now on (tenants/token_cache.py)."""
     cache = caches[settings.API_RATE_LIMIT_CACHE]
     try:
-        redis = _redis(cache)
+        redis = redis_client(cache)
         if redis is not None:  # else no process caches tokens (token_cache.enabled)
             redis.set(cache.make_and_validate_key(TOKEN_EPOCH_KEY), secrets.token_hex(8))
     except Exception:

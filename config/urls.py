@@ -2,9 +2,11 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 
 from analytics.views import SummaryViewSet
+from api.health import healthz, readyz
+from api.schema_view import SchemaView
 from scorecards.views import ScorecardViewSet, SessionViewSet
 from sessions_api.views import ScenarioViewSet, UserViewSet
 from tenants.views import DeletionViewSet, TokenViewSet
@@ -23,7 +25,7 @@ api_v1 = [
     path("users", UserViewSet.as_view(LIST), name="user-list"),
     path("users/<str:id>", UserViewSet.as_view(RETRIEVE), name="user-detail"),
     path("deletions", DeletionViewSet.as_view(LIST), name="deletion-list"),
-    path("schema", SpectacularAPIView.as_view(), name="schema"),
+    path("schema", SchemaView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path(
         "redoc",
@@ -34,6 +36,8 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"))),
 ]

@@ -50,6 +50,10 @@ from .writer import write_batch
 KINDS = ("tenant", "user", "scenario", "session", "scorecard", "delete")
 MAX_REPORTED_ERRORS = 50
 BOM = b"\xef\xbb\xbf"
+# pg_advisory_xact_lock(int4, int4): (b"IMPT" as an int, 1). Imports run one at a time: two at
+# once, with overlapping ids or days, collided on unique keys (a raw UniqueViolation) or on the
+# rollups, and the valid file was refused.
+IMPORT_LOCK = (int.from_bytes(b"IMPT", "big"), 1)
 
 
 @dataclass
@@ -84,9 +88,11 @@ class Importer:
         *,
         batch_size: int = 2000,
         progress: Callable[[int], None] | None = None,
+        on_wait: Callable[[], None] | None = None,
     ) -> None:
         self.batch_size = batch_size
         self.progress = progress
+        self.on_wait = on_wait
         self.result = ImportResult()
         self._batch: list[Pending] = []
         self._references = References()
@@ -100,6 +106,7 @@ class Importer:
     def run(self, lines: Iterable[bytes], *, dry_run: bool = False) -> ImportResult:
         try:
             with transaction.atomic(), self._writer_thread():
+                self._wait_for_other_imports()
                 try:
                     for number, raw in enumerate(lines, start=1):
                         self.result.lines = number
@@ -126,6 +133,20 @@ class Importer:
             self.result.errors.sort(key=lambda e: e.line)
             del self.result.errors[MAX_REPORTED_ERRORS:]
         return self.result
+
+    def _wait_for_other_imports(self) -> None:
+        """Queues behind a running import (PostgreSQL; SQLite has one writer at a time anyway).
+        The lock is the transaction's: it ends with the commit or the rollback, also when the
+        process is killed."""
+        if connection.vendor != "postgresql":
+            return
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", IMPORT_LOCK)
+            if cursor.fetchone()[0]:
+                return
+            if self.on_wait is not None:
+                self.on_wait()
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", IMPORT_LOCK)
 
     @contextmanager
     def _writer_thread(self) -> Iterator[None]:

@@ -84,10 +84,36 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # DATABASE_PREPARE_THRESHOLD=-1 to turn preparing off.
     # Added to, not replacing, what DATABASE_URL's query string set (sslmode=require, ...).
     _prepare_threshold = env_int("DATABASE_PREPARE_THRESHOLD", 5)
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options.update(
         server_side_binding=env_bool("DATABASE_SERVER_SIDE_BINDING", True),
         prepare_threshold=None if _prepare_threshold < 0 else _prepare_threshold,
     )
+    # Every wait on the database is bounded (README, "Timeouts"): a connection attempt, a
+    # statement, a lock, a transaction left open and idle; keepalives and tcp_user_timeout
+    # notice a server gone without a word. manage.py sets the statement, lock and idle bounds to
+    # 0 (none) unless given: a million-session import is one transaction of many minutes.
+    # 0 turns a bound off. Values in the URL's query string win.
+    _server_bounds = {
+        "statement_timeout": env_int("DATABASE_STATEMENT_TIMEOUT_MS", 10_000),
+        "lock_timeout": env_int("DATABASE_LOCK_TIMEOUT_MS", 5_000),
+        "idle_in_transaction_session_timeout": env_int(
+            "DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS", 30_000
+        ),
+    }
+    _options["options"] = " ".join(
+        [f"-c {name}={value}" for name, value in _server_bounds.items()]
+        + ([_options["options"]] if _options.get("options") else [])
+    )
+    for _name, _value in {
+        "connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT", 5),
+        "keepalives": 1,
+        "keepalives_idle": 30,
+        "keepalives_interval": 10,
+        "keepalives_count": 3,
+        "tcp_user_timeout": 30_000,
+    }.items():
+        _options.setdefault(_name, _value)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -7,8 +7,14 @@ from django.core.exceptions import ImproperlyConfigured
 from .base import *  # noqa: F403
 from .env import env_bool, env_int
 
-if not os.environ.get("DJANGO_SECRET_KEY", "").strip():
-    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set (and not empty) in production")
+# Django's own check (security.W009) asks for 50 characters; a short key signs admin sessions
+# and CSRF tokens that can be forged offline.
+SECRET_KEY_MIN_LENGTH = 50
+if len(os.environ.get("DJANGO_SECRET_KEY", "").strip()) < SECRET_KEY_MIN_LENGTH:
+    raise ImproperlyConfigured(
+        f"DJANGO_SECRET_KEY must be set in production, at least {SECRET_KEY_MIN_LENGTH} "
+        "characters (python -c 'import secrets; print(secrets.token_urlsafe(50))')"
+    )
 
 # Without a shared store every server process keeps its own rate-limit counters (N processes:
 # N times the limit) and the token cache stays off. Production runs several processes.

@@ -39,6 +39,8 @@ def database_options(**env: str) -> dict:
     [
         ({"DJANGO_SECRET_KEY": ""}, "DJANGO_SECRET_KEY must be set"),
         ({"DJANGO_SECRET_KEY": "  "}, "DJANGO_SECRET_KEY must be set"),
+        ({"DJANGO_SECRET_KEY": "x" * 49}, "at least 50 characters"),
+        ({"DJANGO_SECRET_KEY": " " * 10 + "x" * 45}, "at least 50 characters"),
         ({"REDIS_URL": ""}, "REDIS_URL must be set in production"),
         ({"REDIS_URL": "", "API_WITHOUT_REDIS": "1"}, None),
     ],
@@ -52,9 +54,69 @@ def test_production_refuses_to_start_without_what_it_needs(env, refusal):
         assert result.returncode != 0 and refusal in result.stderr
 
 
+BOUNDS = (
+    "-c statement_timeout=10000 -c lock_timeout=5000 -c idle_in_transaction_session_timeout=30000"
+)
+
+
 def test_postgres_options_keep_what_the_url_says():
     options = database_options(DATABASE_URL="postgres://u@db:5432/app?sslmode=require")
-    assert options == {"sslmode": "require", "server_side_binding": True, "prepare_threshold": 5}
+    assert options == {
+        "sslmode": "require",
+        "server_side_binding": True,
+        "prepare_threshold": 5,
+        "options": BOUNDS,
+        "connect_timeout": 5,
+        "keepalives": 1,
+        "keepalives_idle": 30,
+        "keepalives_interval": 10,
+        "keepalives_count": 3,
+        "tcp_user_timeout": 30_000,
+    }
+
+
+def test_every_wait_on_postgres_is_bounded_and_each_bound_can_be_set():
+    options = database_options(
+        DATABASE_URL="postgres://u@db:5432/app?connect_timeout=2&options=-c%20work_mem%3D8MB",
+        DATABASE_STATEMENT_TIMEOUT_MS="2500",
+        DATABASE_LOCK_TIMEOUT_MS="0",
+    )
+    assert options["connect_timeout"] == 2  # the URL's own
+    # The URL's options come last, so that a -c in them wins over a default.
+    assert options["options"] == (
+        "-c statement_timeout=2500 -c lock_timeout=0 "
+        "-c idle_in_transaction_session_timeout=30000 -c work_mem=8MB"
+    )
+
+
+def test_management_commands_run_without_the_request_bounds(tmp_path):
+    """An import is one transaction of minutes: manage.py lifts the per-request bounds."""
+    script = (
+        "import os, sys, manage; sys.argv = ['manage.py', 'check']; "
+        "os.environ['DJANGO_SETTINGS_MODULE'] = 'config.settings.production'; "
+        "os.environ['DATABASE_URL'] = 'postgres://u@db:5432/app'; "
+        "from unittest import mock; "
+        "mock.patch('django.core.management.execute_from_command_line').start(); "
+        "manage.main(); "
+        "from django.conf import settings; "
+        "print(settings.DATABASES['default']['OPTIONS']['options'])"
+    )
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DATABASE_", "REDIS_", "DJANGO_SETTINGS"))
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**env, "DJANGO_SECRET_KEY": "x" * 50, "API_WITHOUT_REDIS": "1"},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "-c statement_timeout=0 -c lock_timeout=0 -c idle_in_transaction_session_timeout=0"
+    )
 
 
 @pytest.mark.parametrize(("value", "expected"), [("-1", None), ("0", 0), ("20", 20)])

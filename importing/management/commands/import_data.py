@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import BinaryIO
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
 
 from importing.importer import MAX_REPORTED_ERRORS, Importer
 
@@ -65,10 +66,22 @@ class Command(BaseCommand):
                 rate = lines / max(time.monotonic() - started, 1e-9)
                 self.stderr.write(f"\r{lines:,} lines, {rate:,.0f} lines/s", ending="")
 
-        importer = Importer(batch_size=max(options["batch_size"], 1), progress=progress)
+        def waiting() -> None:
+            self.stderr.write("Another import is running; this one starts when it ends.")
+
+        importer = Importer(
+            batch_size=max(options["batch_size"], 1), progress=progress, on_wait=waiting
+        )
         # Process-wide, so here in the command that owns the process, not in the Importer.
         with self._open(options["file"]) as handle, bulk_load_gc():
-            result = importer.run(handle, dry_run=options["dry_run"])
+            try:
+                result = importer.run(handle, dry_run=options["dry_run"])
+            except DatabaseError as exc:
+                # Outside the writes the importer reports per line (a lookup, the lock wait):
+                # the transaction was rolled back as it left the importer.
+                raise CommandError(
+                    f"the database refused the import; nothing was imported: {exc}".strip()
+                ) from exc
         if show_progress:
             self.stderr.write("")
 

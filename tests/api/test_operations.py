@@ -1,0 +1,127 @@
+"""What operators and caches rely on: health probes, cache headers, the schema built once."""
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from api import health
+from api.schema_view import SchemaView
+
+pytestmark = pytest.mark.django_db
+
+
+def test_healthz_answers_without_touching_the_database():
+    with CaptureQueriesContext(connection) as queries:
+        response = Client().get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"ok": True, "data": {"status": "alive"}}
+    assert len(queries) == 0
+
+
+def test_readyz_checks_the_database_and_the_store():
+    response = Client().get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["data"] == {
+        "status": "ready",
+        "checks": {"database": "ok", "redis": "ok"},
+    }
+
+
+def test_readyz_names_a_failing_dependency(monkeypatch):
+    def broken():
+        raise ConnectionError("refused")
+
+    monkeypatch.setitem(health.CHECKS, "redis", broken)
+    response = Client().get("/readyz", HTTP_X_REQUEST_ID="ready-1")
+    assert response.status_code == 503
+    assert response.json() == {
+        "ok": False,
+        "error": "A dependency is unavailable.",
+        "code": "unavailable",
+        "details": {
+            "checks": {"database": "ok", "redis": "error: ConnectionError"},
+            "request_id": "ready-1",
+        },
+    }
+
+
+def test_readyz_answers_in_bounded_time_when_a_dependency_hangs(monkeypatch):
+    release = threading.Event()
+    monkeypatch.setitem(health.CHECKS, "redis", lambda: release.wait(10))
+    monkeypatch.setattr(health, "READY_TIMEOUT_SECONDS", 0.3)
+    try:
+        started = time.monotonic()
+        response = Client().get("/readyz")
+        elapsed = time.monotonic() - started
+    finally:
+        release.set()
+    assert response.status_code == 503
+    assert response.json()["details"]["checks"]["redis"] == "timeout"
+    assert elapsed < 2
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_probes_refuse_writes_in_the_envelope(path):
+    response = Client().post(path)
+    assert response.status_code == 405
+    assert response.json()["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize(
+    ("path", "authorized", "status"),
+    [
+        ("/api/v1/token", True, 200),
+        ("/api/v1/users", True, 200),
+        ("/api/v1/users", False, 401),
+        ("/api/v1/users/nope", True, 404),
+        ("/api/v1/nowhere", True, 404),
+        ("/api/v1/schema", False, 200),
+        ("/healthz", False, 200),
+    ],
+)
+def test_every_api_response_forbids_caching_and_varies_on_the_token(
+    make_token, tenant, path, authorized, status
+):
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {make_token(tenant)}"} if authorized else {}
+    response = Client().get(path, **headers)
+    assert response.status_code == status
+    assert response["Cache-Control"] == "no-store"
+    assert "Authorization" in [v.strip() for v in response["Vary"].split(",")]
+
+
+@pytest.fixture
+def fresh_schema(monkeypatch):
+    monkeypatch.setattr(SchemaView, "_cached", {})
+    calls = []
+    generate = SchemaView.generator_class.get_schema
+
+    def counted(self, *args, **kwargs):
+        calls.append(threading.get_ident())
+        time.sleep(0.05)  # widen the window in which concurrent first requests overlap
+        return generate(self, *args, **kwargs)
+
+    monkeypatch.setattr(SchemaView.generator_class, "get_schema", counted)
+    return calls
+
+
+def test_the_schema_is_generated_once_per_process(fresh_schema):
+    first = Client().get("/api/v1/schema?format=json")
+    second = Client().get("/api/v1/schema?format=json")
+    assert first.status_code == second.status_code == 200
+    assert first.content == second.content
+    assert len(fresh_schema) == 1
+
+
+def test_concurrent_first_requests_for_the_schema_all_succeed(fresh_schema):
+    def fetch(_):
+        return Client().get("/api/v1/schema?format=json").status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(fetch, range(8)))
+    assert statuses == [200] * 8
+    assert len(fresh_schema) == 1
