@@ -147,16 +147,28 @@ def hit_token(token_hash: str) -> TokenHit:
     return TokenHit(count=used, reset_at=reset_at, epoch=epoch)
 
 
-def bump_token_epoch() -> None:
-    """Every process's cached tokens are stale from now on (tenants/token_cache.py)."""
+def bump_token_epoch(*, retry_seconds: float = 0.0) -> bool:
+    """Every process's cached tokens are stale from now on (tenants/token_cache.py).
+
+    Retried for up to ``retry_seconds`` while the store does not answer; False (logged) when it
+    never did: the caller must then say that the change has not reached the servers' caches.
+    """
     cache = caches[settings.API_RATE_LIMIT_CACHE]
-    try:
-        redis = redis_client(cache)
-        if redis is not None:  # else no process caches tokens (token_cache.enabled)
-            redis.set(cache.make_and_validate_key(TOKEN_EPOCH_KEY), secrets.token_hex(8))
-    except Exception:
-        # Cached tokens still expire after API_TOKEN_CACHE_SECONDS; say so loudly.
-        logger.error("could not bump the token epoch; cached tokens age out", exc_info=True)
+    deadline = time.monotonic() + retry_seconds
+    while True:
+        try:
+            redis = redis_client(cache)
+            if redis is not None:  # else no process caches tokens (token_cache.enabled)
+                redis.set(cache.make_and_validate_key(TOKEN_EPOCH_KEY), secrets.token_hex(8))
+            return True
+        except Exception:
+            if time.monotonic() >= deadline:
+                logger.error("could not bump the token epoch", exc_info=True)
+                return False
+            time.sleep(EPOCH_RETRY_INTERVAL_SECONDS)
+
+
+EPOCH_RETRY_INTERVAL_SECONDS = 0.25
 
 
 def client_address(request: HttpRequest) -> str:

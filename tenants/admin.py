@@ -1,18 +1,22 @@
 from django import forms
 from django.apps import apps
 from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 
 from . import tokens
 from .models import ApiToken, Rep, Tenant, TenantOwned
 from .scopes import ALL_SCOPES, SCOPES
 from .services import (
+    TokenCachesStale,
     rep_bulk_delete,
     rep_delete,
     rep_upsert,
     tenant_delete,
     tenant_upsert,
-    token_revoke,
+    token_bulk_revoke,
+    token_delete,
+    token_save,
 )
 
 
@@ -33,8 +37,29 @@ class TenantOwnedAdmin(admin.ModelAdmin):
         return fields
 
 
+class TellsServersAdmin(admin.ModelAdmin):
+    """For the models the servers cache (tokens, tenants): a change that committed but could not
+    reach the servers' caches is an error on the page, never a success or an error page."""
+
+    def _telling_servers(self, view, request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except TokenCachesStale as stale:
+            self.message_user(request, str(stale), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def changeform_view(self, request, *args, **kwargs):
+        return self._telling_servers(super().changeform_view, request, *args, **kwargs)
+
+    def changelist_view(self, request, *args, **kwargs):
+        return self._telling_servers(super().changelist_view, request, *args, **kwargs)
+
+    def delete_view(self, request, *args, **kwargs):
+        return self._telling_servers(super().delete_view, request, *args, **kwargs)
+
+
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(TellsServersAdmin):
     list_display = ["name", "slug", "is_active", "created_at"]
     list_filter = ["is_active"]
     search_fields = ["name", "slug", "=id"]
@@ -96,7 +121,7 @@ class ApiTokenForm(forms.ModelForm):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(TellsServersAdmin):
     form = ApiTokenForm
     list_display = [
         "name",
@@ -140,7 +165,14 @@ class ApiTokenAdmin(admin.ModelAdmin):
             # Kept on the request only, for response_add: never stored, logged or put in a message
             # (messages can travel in cookies).
             request._raw_api_token = raw
-        super().save_model(request, obj, form, change)
+        token_save(token=obj)
+
+    def delete_model(self, request, obj: ApiToken) -> None:
+        token_delete(token=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for token in queryset:
+            token_delete(token=token)
 
     def response_add(self, request, obj: ApiToken, post_url_continue=None):
         raw = getattr(request, "_raw_api_token", None)
@@ -162,6 +194,5 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke selected tokens (effective on their next request)")
     def revoke(self, request, queryset) -> None:
-        for token in queryset:
-            token_revoke(token=token)
-        self.message_user(request, f"Revoked {queryset.count()} token(s).", messages.SUCCESS)
+        revoked = token_bulk_revoke(tokens=queryset)
+        self.message_user(request, f"Revoked {revoked} token(s).", messages.SUCCESS)

@@ -11,10 +11,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+
+from api import ratelimit
 
 from . import tokens
 from .bulk import bulk_upsert
@@ -92,16 +95,49 @@ def deletions_prune(*, before: datetime) -> int:
     return removed
 
 
+# -- the servers' token caches ----------------------------------------------------------------
+
+
+class TokenCachesStale(Exception):
+    """The change is committed, but the servers' token caches could not be told (tenants/
+    token_cache.py): they may go on trusting what they hold for API_TOKEN_CACHE_SECONDS."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Saved in the database, but Redis did not answer, so the API servers were not told: "
+            "each may go on accepting the token as it was (a revoked token too) for up to "
+            f"{settings.API_TOKEN_CACHE_SECONDS} s from when it cached it. Repeat this once "
+            "Redis answers to make it take effect at once."
+        )
+
+
+def token_caches_invalidate() -> None:
+    """Tells every server process, once the current transaction commits, that its cached tokens
+    are stale; retried for API_TOKEN_EPOCH_RETRY_SECONDS, then TokenCachesStale (raised where
+    the transaction ends). After the commit: told earlier, a request could load the old row and
+    cache it under the new epoch."""
+
+    def bump() -> None:
+        if not ratelimit.bump_token_epoch(retry_seconds=settings.API_TOKEN_EPOCH_RETRY_SECONDS):
+            raise TokenCachesStale
+
+    transaction.on_commit(bump)
+
+
 # -- tenants ----------------------------------------------------------------------------------
 
 
 def tenant_upsert(*, tenant: Tenant) -> Tenant:
-    tenant.save()
+    with transaction.atomic():
+        tenant.save()
+        token_caches_invalidate()  # a deactivated tenant's tokens stop at once
     return tenant
 
 
 def tenant_delete(*, tenant: Tenant) -> None:
-    tenant.delete()
+    with transaction.atomic():
+        tenant.delete()
+        token_caches_invalidate()
 
 
 def tenant_bulk_upsert(*, rows: list[dict[str, Any]]) -> None:
@@ -168,8 +204,35 @@ def token_create(
     return token, raw
 
 
-def token_revoke(*, token: ApiToken) -> ApiToken:
-    if token.revoked_at is None:
-        token.revoked_at = timezone.now()
-        token.save(update_fields=["revoked_at"])
+def token_save(*, token: ApiToken) -> ApiToken:
+    """Admin's add and change (the form has validated it)."""
+    with transaction.atomic():
+        token.save()
+        token_caches_invalidate()
     return token
+
+
+def token_revoke(*, token: ApiToken) -> ApiToken:
+    """Revoking a revoked token changes nothing stored but tells the servers again: the way to
+    finish a revocation whose TokenCachesStale said they were not told."""
+    with transaction.atomic():
+        if token.revoked_at is None:
+            token.revoked_at = timezone.now()
+            token.save(update_fields=["revoked_at"])
+        token_caches_invalidate()
+    return token
+
+
+def token_bulk_revoke(*, tokens: QuerySet[ApiToken]) -> int:
+    """Admin's action: one transaction, one message to the servers. Returns how many tokens
+    were newly revoked."""
+    with transaction.atomic():
+        revoked = tokens.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        token_caches_invalidate()
+    return revoked
+
+
+def token_delete(*, token: ApiToken) -> None:
+    with transaction.atomic():
+        token.delete()
+        token_caches_invalidate()

@@ -1,15 +1,16 @@
 """Tokens kept in each server process, so a request skips the database round trip for its token.
 
 A cached token is trusted only under the *token epoch* it was read under: a random value in the
-shared store (Redis) that every change to a token or a tenant replaces once committed (signals
-below), and that every request reads on the round trip that counts it against its rate limit
-(``api.ratelimit.hit_token``), before its token is looked up. So a revoked token, a changed
-scope or a deactivated tenant takes effect on the next request in every process:
+shared store (Redis) that every change to a token or a tenant replaces once committed
+(``services.token_caches_invalidate``), and that every request reads on the round trip that
+counts it against its rate limit (``api.ratelimit.hit_token``), before its token is looked up.
+So a revoked token, a changed scope or a deactivated tenant takes effect on the next request
+in every process:
 
 - a token is stored with the epoch read *before* it was loaded, so a change committed while it
   was loading has replaced that epoch by the time the next request reads it;
 - when the store does not answer (epoch ``None``), nothing is read from or written to the cache;
-- a change that bypasses the ORM's signals (raw SQL, ``QuerySet.update()``) is seen after
+- a change that bypasses the services (raw SQL, ``QuerySet.update()``) is seen after
   ``API_TOKEN_CACHE_SECONDS`` at most, when the entry expires anyway (0 turns the cache off);
 - expiry and revocation times are checked on every request, cached or not.
 
@@ -24,13 +25,10 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
 
 from api import ratelimit
 
-from .models import ApiToken, Tenant
+from .models import ApiToken
 
 MAX_ENTRIES = 10_000  # tokens in use at once per process; past it the cache starts over
 
@@ -69,13 +67,3 @@ def put(token_hash: str, token: ApiToken, epoch: str | None) -> None:
 
 def clear() -> None:
     _entries.clear()
-
-
-@receiver(post_save, sender=ApiToken)
-@receiver(post_delete, sender=ApiToken)
-@receiver(post_save, sender=Tenant)
-@receiver(post_delete, sender=Tenant)
-def _token_or_tenant_changed(sender, **kwargs) -> None:
-    # After the commit: bumped any earlier, a request could still load the old row and cache
-    # it under the new epoch.
-    transaction.on_commit(ratelimit.bump_token_epoch, robust=True)

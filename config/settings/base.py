@@ -202,8 +202,12 @@ API_TRUSTED_PROXY_HOPS = env_int("API_TRUSTED_PROXY_HOPS", 0)
 # last_used_at is for humans ("is this token still in use?"): minutes of precision suffice.
 API_TOKEN_LAST_USED_INTERVAL_SECONDS = env_int("API_TOKEN_LAST_USED_INTERVAL_SECONDS", 300)
 # Tokens cached per server process (tenants/token_cache.py): revocation still takes effect on
-# the next request through the epoch in Redis; this bounds only changes made around the ORM.
+# the next request through the epoch in Redis; this bounds only changes made around the
+# services, and, while Redis does not answer, ones it could not be told of.
 API_TOKEN_CACHE_SECONDS = env_int("API_TOKEN_CACHE_SECONDS", 60)
+# How long a token change (a revocation) retries telling the servers through Redis before it
+# says it could not (tenants/services.py, token_caches_invalidate).
+API_TOKEN_EPOCH_RETRY_SECONDS = env_int("API_TOKEN_EPOCH_RETRY_SECONDS", 10)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Role-play reporting API",

@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 
 from tenants import authentication, token_cache
 from tenants.models import ApiToken
-from tenants.services import token_revoke
+from tenants.services import tenant_upsert, token_revoke, token_save
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -94,7 +94,7 @@ def test_a_narrowed_scope_takes_effect_on_the_next_request(
     token = ApiToken.objects.get()
     with django_capture_on_commit_callbacks(execute=True):
         token.scopes = ["users:read"]
-        token.save()
+        token_save(token=token)
     assert token_client.get("/api/v1/sessions").status_code == 403
 
 
@@ -104,7 +104,7 @@ def test_a_deactivated_tenant_takes_effect_on_the_next_request(
     token_queries(token_client)
     with django_capture_on_commit_callbacks(execute=True):
         tenant.is_active = False
-        tenant.save()
+        tenant_upsert(tenant=tenant)
     assert token_client.get("/api/v1/token").status_code == 401
 
 
@@ -128,7 +128,7 @@ def test_a_change_committed_while_the_token_loads_is_not_cached_over(
 
 
 def test_an_expired_entry_is_read_again(shared_store, token_client, settings, monkeypatch):
-    """A change made around the ORM (no signal, no new epoch) is seen once the entry expires."""
+    """A change made around the services (no new epoch) is seen once the entry expires."""
     token_queries(token_client)
     ApiToken.objects.update(scopes=[])  # bypasses save(): nothing bumps the epoch
     assert token_client.get("/api/v1/sessions").status_code == 200  # still cached

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from api import ratelimit
 from tenants import tokens
 from tenants.models import ApiToken
-from tenants.services import token_revoke
+from tenants.services import TokenCachesStale, token_revoke
 from tenants.tokens import VISIBLE_PREFIX_LENGTH
 
 
@@ -33,7 +33,12 @@ class Command(BaseCommand):
             raise CommandError(f"no token with prefix {prefix!r}")
         if len(matches) > 1:
             raise CommandError(f"several tokens share prefix {prefix!r}; revoke it in admin")
-        token = token_revoke(token=matches[0])
+        try:
+            token = token_revoke(token=matches[0])
+        except TokenCachesStale as stale:
+            raise CommandError(
+                f"{matches[0]} of tenant {matches[0].tenant.slug}: {stale}"
+            ) from None
         self.stdout.write(f"Revoked {token} of tenant {token.tenant.slug} at {token.revoked_at}.")
         if not ratelimit.shared_store():
             self.stderr.write(
