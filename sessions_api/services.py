@@ -35,7 +35,7 @@ from tenants.services import (
     stamp_if_changed,
     stored_values,
 )
-from tenants.sync import change_stamp
+from tenants.sync import TransactionStart, change_stamp
 
 from .models import Scenario, Session
 from .rollups import Touched
@@ -210,10 +210,14 @@ def session_bulk_score(
     *, session_ids: list[uuid.UUID], new_card_session_ids: list[uuid.UUID], touched: Touched
 ) -> None:
     """These sessions' scorecards were just written: they are scored. Those whose scorecard is
-    new (``new_card_session_ids``: their scorecard_id changed) have changed."""
+    new (``new_card_session_ids``: their scorecard_id changed) have changed, unless this
+    transaction stamped them already: no sync read has seen that stamp (the horizon stays at or
+    below this transaction's start until it ends), so it serves the scorecard with it. An import
+    of new scored sessions so rewrites none of them (on PostgreSQL; SQLite has no transaction
+    start, and stamps them again)."""
     stamp = change_stamp()
     Session.unscoped.filter(
-        Q(id__any_of=new_card_session_ids)
+        Q(id__any_of=new_card_session_ids, updated_at__lt=TransactionStart())
         | Q(id__any_of=session_ids) & ~Q(status=Session.Status.SCORED)
     ).update(status=Session.Status.SCORED, updated_at=stamp)
     touched.add_days_of(session_ids)

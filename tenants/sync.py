@@ -37,8 +37,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Expression, F, QuerySet
+from django.db.models import DateTimeField, Expression, F, Func, QuerySet
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan
+from django.db.models.functions import Now
 
 from api.cursors import encode_opaque
 
@@ -50,6 +51,18 @@ _UNKNOWN_START = datetime(1970, 1, 1, tzinfo=UTC)
 
 class StampOutsideTransaction(RuntimeError):
     """A stamp taken in autocommit would be released before the write it stamps commits."""
+
+
+class TransactionStart(Func):
+    """The start of the current transaction: PostgreSQL's ``transaction_timestamp()`` (Django's
+    ``Now()`` is the statement's). SQLite has none: there it is the statement's time."""
+
+    template = "transaction_timestamp()"
+    arity = 0
+    output_field = DateTimeField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return Now().as_sqlite(compiler, connection, **extra_context)
 
 
 def change_stamp() -> datetime:

@@ -13,6 +13,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from importing.importer import Importer
+from scorecards.models import Scorecard
 from sessions_api.models import Session
 from tenants.models import Deletion, Tenant
 from tests.helpers import error_envelope, invalid_parameter
@@ -405,3 +407,21 @@ def test_admin_deletions_are_listed_in_the_same_transaction(staff_client, api, t
         ("session", str(plain.pk)),
     }
     assert not Session.unscoped.filter(pk__in=[card.session_id, plain.pk]).exists()
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="only PostgreSQL has a transaction start"
+)
+def test_an_import_of_new_scored_sessions_does_not_rewrite_them_for_their_scorecards(tmp_path):
+    """Each session is written once: stamped in its batch, not again when its scorecard comes
+    in a later batch of the same transaction (no reader has seen the first stamp)."""
+    records = [L.tenant(), L.user(1), L.scenario(1), L.session(1, status="scored"), L.scorecard(1)]
+    Importer(batch_size=1).run(L.to_bytes([r]).rstrip(b"\n") for r in records)
+    session = Session.unscoped.get(id=L.session(1)["id"])
+    scorecard = Scorecard.unscoped.get(id=L.scorecard(1)["id"])
+    assert session.updated_at < scorecard.updated_at
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'sessions_api_session'"
+        )
+        assert cursor.fetchone()[0] == 0
