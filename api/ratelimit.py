@@ -3,12 +3,18 @@
 Every server process increments the same counter, so N processes enforce one limit. Two kinds:
 requests per token (``X-RateLimit-*`` headers on every authenticated response) and failed
 authentication attempts per client address (slows down token guessing).
+
+When Redis fails or hangs, its calls time out fast (``REDIS_TIMEOUT_MS``) and a circuit breaker
+stops asking it for ``BREAKER_OPEN_SECONDS``, so an outage costs one request per process and
+period a timeout, not every request. Meanwhile each process counts on its own: the limits hold
+per process, so N processes allow up to N times a limit (looser, never off).
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 
@@ -108,16 +114,65 @@ def _count(cache, key: str, *, read_epoch: bool = False) -> tuple[int, str | Non
     return cache.incr(key), None
 
 
+class _Breaker:
+    """Open (skip the store) for BREAKER_OPEN_SECONDS after a failure; then the next calls try
+    again. Unlocked: a race costs one extra try, never a wrong count."""
+
+    def __init__(self) -> None:
+        self.open_until = float("-inf")
+
+    def allows(self) -> bool:
+        return time.monotonic() >= self.open_until
+
+    def failed(self) -> None:
+        self.open_until = time.monotonic() + BREAKER_OPEN_SECONDS
+
+    def reset(self) -> None:
+        self.open_until = float("-inf")
+
+
+BREAKER_OPEN_SECONDS = 5.0
+breaker = _Breaker()
+
+
+class _LocalCounts:
+    """This process's own window counters, used while the shared store is out."""
+
+    MAX_KEYS = 100_000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._window = 0
+        self._counts: dict[str, int] = {}
+
+    def reset(self) -> None:
+        with self._lock:
+            self._counts = {}
+
+    def hit(self, key: str, window: int) -> int:
+        with self._lock:
+            if window != self._window or len(self._counts) >= self.MAX_KEYS:
+                self._window, self._counts = window, {}
+            self._counts[key] = self._counts.get(key, 0) + 1
+            return self._counts[key]
+
+
+local_counts = _LocalCounts()
+
+
 def _hit(key: str, *, read_epoch: bool = False) -> tuple[int, int, str | None]:
     window, reset_at = _window()
-    try:
-        used, epoch = _count(
-            caches[settings.API_RATE_LIMIT_CACHE], f"rl:{key}:{window}", read_epoch=read_epoch
-        )
-    except Exception:  # the limiter must never take the API down with it
-        _store_unavailable()
-        used, epoch = 0, None
-    return used, reset_at, epoch
+    if breaker.allows():
+        try:
+            used, epoch = _count(
+                caches[settings.API_RATE_LIMIT_CACHE], f"rl:{key}:{window}", read_epoch=read_epoch
+            )
+            return used, reset_at, epoch
+        except Exception:  # the limiter must never take the API down with it
+            breaker.failed()
+            _store_unavailable()
+    # No epoch: nothing may be trusted from the token cache (tenants/token_cache.py).
+    return local_counts.hit(key, window), reset_at, None
 
 
 STORE_WARNING_INTERVAL_SECONDS = 60
@@ -132,7 +187,9 @@ def _store_unavailable() -> None:
     if now - _last_store_warning >= STORE_WARNING_INTERVAL_SECONDS:
         _last_store_warning = now
         logger.warning(
-            "rate-limit store unavailable; not limiting (repeats are logged at most every %d s)",
+            "rate-limit store unavailable; counting per process, not asking it again for %d s "
+            "(repeats are logged at most every %d s)",
+            BREAKER_OPEN_SECONDS,
             STORE_WARNING_INTERVAL_SECONDS,
             exc_info=True,
         )

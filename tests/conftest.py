@@ -6,6 +6,7 @@ import pytest
 from django.core.cache import caches
 from rest_framework.test import APIClient
 
+from api import ratelimit
 from tenants.models import Tenant
 from tenants.scopes import ALL_SCOPES
 from tenants.services import token_create
@@ -17,6 +18,8 @@ def _fresh_rate_limits():
     """Rate-limit counters live in the cache; one test's requests must not throttle another's."""
     for cache in caches.all():
         cache.clear()
+    ratelimit.breaker.reset()
+    ratelimit.local_counts.reset()
     yield
 
 

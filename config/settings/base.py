@@ -34,6 +34,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Outermost: every response gets X-Request-ID, and API errors the JSON envelope.
     "api.middleware.ApiEnvelopeMiddleware",
+    # Inside the envelope: a database call cut at its deadline is answered 503 there.
+    "api.dbguard.DatabaseDeadlineMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves admin and docs assets (Swagger UI, Redoc) from the app itself: no CDN, no nginx.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -115,6 +117,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     }.items():
         _options.setdefault(_name, _value)
 
+# A request's database call running past this is cut from outside (api/dbguard.py), so that a
+# server that hangs without a word cannot hold worker threads: above the statement timeout,
+# which a server that still answers enforces itself. 0 turns it off.
+API_DB_CALL_DEADLINE_SECONDS = env_int("API_DB_CALL_DEADLINE_SECONDS", 12)
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"
@@ -177,12 +184,15 @@ REST_FRAMEWORK = {
 # Without REDIS_URL (the SQLite demo, one process) an in-process cache does the job.
 REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
+    _redis_timeout = env_int("REDIS_TIMEOUT_MS", 100) / 1000
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "rr"),
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
+            # Fast: a round trip takes well under a millisecond, and a hung Redis must not hold
+            # requests (api/ratelimit.py opens its circuit breaker on the first timeout).
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": _redis_timeout, "SOCKET_TIMEOUT": _redis_timeout},
         }
     }
 else:

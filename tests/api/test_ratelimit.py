@@ -114,8 +114,31 @@ def test_an_unavailable_store_is_logged_once_a_minute_not_per_request(caplog, mo
     monkeypatch.setattr(ratelimit, "_count", down)
     monkeypatch.setattr(ratelimit, "_last_store_warning", float("-inf"))
     with caplog.at_level(logging.DEBUG, logger="api.ratelimit"):
-        for _ in range(5):
-            assert ratelimit.hit_token("ab" * 32).count == 0  # not limiting, never failing
+        for n in range(1, 6):
+            ratelimit.breaker.reset()  # each call a breaker period later: each one asks
+            assert ratelimit.hit_token("ab" * 32).count == n  # counted here, never failing
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and warnings[0].exc_info
     assert sum(r.levelno == logging.DEBUG for r in caplog.records) == 4
+
+
+def test_while_the_store_is_out_limits_hold_per_process_and_it_is_not_asked(
+    monkeypatch, settings, tenant, client_for
+):
+    from api import ratelimit
+
+    calls = []
+
+    def down(*args, **kwargs):
+        calls.append(1)
+        raise TimeoutError("store hangs")
+
+    monkeypatch.setattr(ratelimit, "_count", down)
+    settings.API_RATE_LIMIT_PER_MINUTE = 3
+    api = client_for(tenant)
+    codes = [api.get("/api/v1/token").status_code for _ in range(5)]
+    assert codes == [200, 200, 200, 429, 429]
+    assert len(calls) == 1  # the breaker opened on the first failure
+    ratelimit.breaker.open_until = time.monotonic()  # BREAKER_OPEN_SECONDS have passed
+    api.get("/api/v1/token")
+    assert len(calls) == 2  # after BREAKER_OPEN_SECONDS it asks again

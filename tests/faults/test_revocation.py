@@ -5,46 +5,18 @@ while a server may still accept the token."""
 from __future__ import annotations
 
 import io
-import secrets
 import threading
 
 import pytest
-import redis
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from tenants import token_cache
 from tenants.models import ApiToken
-from tests.faults.proxy import fault_proxy
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-REDIS_PORT = 6379
-
-
-@pytest.fixture
-def redis_proxy(settings):
-    prefix = f"test-fault-{secrets.token_hex(4)}"
-    with fault_proxy(REDIS_PORT) as proxy:
-        settings.CACHES = {
-            "default": {
-                "BACKEND": "django_redis.cache.RedisCache",
-                "LOCATION": f"redis://127.0.0.1:{proxy.port}/0",
-                "KEY_PREFIX": prefix,
-                "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
-            }
-        }
-        settings.API_TOKEN_CACHE_SECONDS = 60
-        settings.API_TOKEN_EPOCH_RETRY_SECONDS = 5
-        token_cache.clear()
-        yield proxy
-        token_cache.clear()
-    client = redis.Redis(port=REDIS_PORT)
-    for key in client.scan_iter(f"{prefix}:*"):
-        client.delete(key)
 
 
 @pytest.fixture
