@@ -4,6 +4,8 @@ Every knob from the environment with a safe default, like the Django settings.
 """
 
 import os
+import shutil
+import tempfile
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # Two processes per core, two threads each: a request spends much of its time waiting on the
@@ -25,3 +27,23 @@ limit_request_field_size = 8190
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
 max_requests_jitter = max_requests // 10
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
+
+# Metrics summed across the worker processes (api/observability.py): each writes its counts to
+# files in this folder, which GET /metrics reads. A fresh folder per server start.
+_own_metrics_dir = None
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    _own_metrics_dir = tempfile.mkdtemp(prefix="api-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _own_metrics_dir
+
+
+def child_exit(server, worker):
+    # Imported here, not above: prometheus_client picks its storage when first imported, which
+    # must be after PROMETHEUS_MULTIPROC_DIR is set (the workers inherit the module).
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _own_metrics_dir:
+        shutil.rmtree(_own_metrics_dir, ignore_errors=True)

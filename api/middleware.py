@@ -17,7 +17,8 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_vary_headers
 
 from .errors import DB_RETRY_AFTER_SECONDS, GENERIC, error_response, http_request_is_api
-from .request_id import choose_request_id, set_request_id
+from .observability import DATABASE_ERRORS
+from .request_id import choose_request_id, set_caller, set_request_id
 
 logger = logging.getLogger("api")
 
@@ -32,6 +33,7 @@ class ApiEnvelopeMiddleware:
         # Not reset on the way out: Django logs 5xx responses after every middleware returned,
         # and that line needs the id too. The next request on this thread sets its own.
         set_request_id(request_id)
+        set_caller(None)  # this thread's previous request is not this one's caller
         response = self.get_response(request)
         if (
             http_request_is_api(request)
@@ -55,6 +57,7 @@ class ApiEnvelopeMiddleware:
             isinstance(exception, DatabaseError) and _looks_like_connection_loss(exception)
         ):
             logger.error("database unavailable: %s", exception)
+            DATABASE_ERRORS.inc()
             return error_response(
                 503,
                 "The service is temporarily unavailable; retry shortly.",

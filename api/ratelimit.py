@@ -22,6 +22,8 @@ from django.conf import settings
 from django.core.cache import caches
 from django.http import HttpRequest
 
+from .observability import REDIS_ERRORS
+
 logger = logging.getLogger("api.ratelimit")
 WINDOW_SECONDS = 60
 
@@ -169,6 +171,7 @@ def _hit(key: str, *, read_epoch: bool = False) -> tuple[int, int, str | None]:
             )
             return used, reset_at, epoch
         except Exception:  # the limiter must never take the API down with it
+            REDIS_ERRORS.inc()
             breaker.failed()
             _store_unavailable()
     # No epoch: nothing may be trusted from the token cache (tenants/token_cache.py).

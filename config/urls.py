@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 
 from analytics.views import SummaryViewSet
 from api.health import healthz, readyz
+from api.observability import metrics
 from api.schema_view import SchemaView
 from scorecards.views import ScorecardViewSet, SessionViewSet
 from sessions_api.views import ScenarioViewSet, UserViewSet
@@ -38,6 +39,7 @@ api_v1 = [
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"))),
 ]

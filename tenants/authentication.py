@@ -19,6 +19,8 @@ from rest_framework.request import Request
 
 from api import compiled, ratelimit
 from api.errors import InvalidToken, RateLimited, TokenExpired, TokenRevoked
+from api.observability import RATE_LIMITED
+from api.request_id import Caller, set_caller
 
 from . import token_cache, tokens
 from .models import ApiToken, Tenant
@@ -74,6 +76,7 @@ class BearerTokenAuthentication(BaseAuthentication):
             # limit the answer is 429 whatever was sent: guessing stops paying off.
             failures = ratelimit.record_failed_auth(request)
             if failures.exceeded:
+                RATE_LIMITED.labels("failed_auth").inc()
                 raise RateLimited(
                     failures.retry_after, "Too many failed authentication attempts; retry later."
                 ) from None
@@ -104,6 +107,7 @@ class BearerTokenAuthentication(BaseAuthentication):
         if not token.tenant.is_active:
             raise InvalidToken("The token's tenant is deactivated.")
         self._touch(token, now)
+        set_caller(Caller(tenant=token.tenant.slug, token_prefix=token.prefix))
         return TokenPrincipal(token, rate), token
 
     @staticmethod

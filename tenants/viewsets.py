@@ -15,6 +15,7 @@ from django.conf import settings
 from rest_framework.request import Request
 
 from api.errors import NotAuthenticated, RateLimited
+from api.observability import RATE_LIMITED
 from api.viewsets import ApiViewSet
 
 from .authentication import BearerTokenAuthentication
@@ -43,6 +44,7 @@ class TenantScopedViewSet(ApiViewSet, abstract=True):
             limit = request.auth.rate_limit_per_minute or settings.API_RATE_LIMIT_PER_MINUTE
             self.rate_usage = request.user.rate.usage(limit)
             if self.rate_usage.exceeded:
+                RATE_LIMITED.labels("token").inc()
                 raise RateLimited(self.rate_usage.retry_after)
         super().check_permissions(request)
 

@@ -33,6 +33,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     # Outermost: every response gets X-Request-ID, and API errors the JSON envelope.
+    # Outside everything else: times the whole request, counts it, logs one access line.
+    "api.observability.ObservabilityMiddleware",
     "api.middleware.ApiEnvelopeMiddleware",
     # Inside the envelope: a database call cut at its deadline is answered 503 there.
     "api.dbguard.DatabaseDeadlineMiddleware",
@@ -139,19 +141,32 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+# "plain" (easier on a terminal) or "json" (one object a line: production's default).
+LOG_FORMAT = env_str("LOG_FORMAT", "plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ValueError(f"LOG_FORMAT must be plain or json, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "api.request_id.RequestIdLogFilter"}},
     "formatters": {
         "plain": {
-            "format": "%(asctime)s %(levelname)s %(name)s request_id=%(request_id)s %(message)s"
+            "format": "%(asctime)s %(levelname)s %(name)s request_id=%(request_id)s "
+            "tenant=%(tenant)s token=%(token_prefix)s %(message)s"
+        },
+        # One JSON object a line, for log pipelines: the fields above, and an access line's
+        # method, path, status, duration_ms and endpoint.
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(tenant)s "
+            "%(token_prefix)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
+            "formatter": LOG_FORMAT,
             "filters": ["request_id"],
         },
         "null": {"class": "logging.NullHandler"},
