@@ -178,4 +178,4 @@ def _set_rollback() -> None:
 
 
 def http_request_is_api(request: HttpRequest) -> bool:
-    return not request.path.startswith(("/admin/", "/static/"))
+    return not request.path.startswith((f"/{settings.ADMIN_URL_PATH}", "/static/"))

@@ -1,5 +1,6 @@
 """Settings shared by every environment. Environment modules override, never the reverse."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -23,6 +24,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "api",
     "tenants",
     "sessions_api",
@@ -47,7 +49,31 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: answers a locked-out admin login.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Admin sign-in attempts, counted in the cache (Redis in production) by django-axes: a client
+# address or a username with ADMIN_LOGIN_FAILURE_LIMIT failures is refused (429) for
+# ADMIN_LOGIN_COOLOFF_MINUTES. The address is the API's (api.ratelimit.client_address), so
+# API_TRUSTED_PROXY_HOPS applies here too.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_CLIENT_IP_CALLABLE = "api.ratelimit.client_address"
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
+# Where admin lives (no leading slash, a trailing one): move it off the guessable default, or
+# serve it only on an internal name through the front proxy.
+ADMIN_URL_PATH = env_str("ADMIN_URL_PATH", "admin/")
+if not ADMIN_URL_PATH.endswith("/") or ADMIN_URL_PATH.startswith("/"):
+    raise ValueError(f"ADMIN_URL_PATH must look like 'admin/', got {ADMIN_URL_PATH!r}")
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
