@@ -1,10 +1,10 @@
 """Metrics in Prometheus' format and one access-log line per request.
 
 ``GET /metrics`` (outside ``/api/v1``, no token: keep it off the public network, as
-``deploy/nginx.conf`` does) serves requests by endpoint and status, latency histograms by
-endpoint, database and Redis errors, and rate-limit refusals. With gunicorn's several processes
-the counts are summed across them through ``PROMETHEUS_MULTIPROC_DIR`` (``gunicorn.conf.py``
-sets one up).
+``deploy/nginx/roleplay-api.conf`` does) serves requests by endpoint and status, latency
+histograms by endpoint, database and Redis errors, and rate-limit refusals. With gunicorn's
+several processes the counts are summed across them through ``PROMETHEUS_MULTIPROC_DIR``
+(``gunicorn.conf.py`` sets one up).
 """
 
 from __future__ import annotations
