@@ -129,3 +129,9 @@ def test_prepared_statements_can_be_tuned_or_turned_off(value, expected):
 
 def test_sqlite_gets_no_postgres_options(tmp_path):
     assert database_options(DATABASE_URL=f"sqlite:///{tmp_path}/x.sqlite3") == {}
+
+
+def test_production_sends_admin_cookies_over_https_only():
+    result = production("[settings.SESSION_COOKIE_SECURE, settings.CSRF_COOKIE_SECURE]")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [True, True]
