@@ -126,7 +126,9 @@ SCENARIO_ID = query(
 )
 SESSION_CURSOR = query(
     "cursor",
-    {"type": "string", "format": "session-cursor", "example": "2026-05-06T17:00:00Z"},
+    # No example value: Swagger UI's "Try it out" would send it, and the first page a visitor
+    # sees would start in the past instead of at the newest session.
+    {"type": "string", "format": "session-cursor"},
     "The previous page's `next_cursor`: the RFC 3339 `started_at` of its last session "
     "(sessions strictly before it follow), with `~<session id>` appended only when the next "
     "page starts at that same instant, e.g. `2026-05-06T17:00:00Z~30000000-0000-0000-0000-"

@@ -6,6 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 
 from analytics.views import SummaryViewSet
+from api.front import favicon, front
 from api.health import healthz, readyz
 from api.observability import metrics
 from api.schema_view import SchemaView
@@ -38,6 +39,8 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("", front, name="front"),
+    path("favicon.ico", favicon, name="favicon"),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("metrics", metrics, name="metrics"),

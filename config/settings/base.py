@@ -53,22 +53,6 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-# Admin sign-in attempts, counted in the cache (Redis in production) by django-axes: a client
-# address or a username with ADMIN_LOGIN_FAILURE_LIMIT failures is refused (429) for
-# ADMIN_LOGIN_COOLOFF_MINUTES. The address is the API's (api.ratelimit.client_address), so
-# API_TRUSTED_PROXY_HOPS applies here too.
-AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
-]
-AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
-AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5)
-AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOGIN_COOLOFF_MINUTES", 15))
-AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
-AXES_CLIENT_IP_CALLABLE = "api.ratelimit.client_address"
-AXES_RESET_ON_SUCCESS = True
-AXES_HTTP_RESPONSE_CODE = 429
-AXES_VERBOSE = False
 # Where admin lives (no leading slash, a trailing one): move it off the guessable default, or
 # serve it only on an internal name through the front proxy.
 ADMIN_URL_PATH = env_str("ADMIN_URL_PATH", "admin/")
@@ -239,6 +223,27 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Admin sign-in attempts, counted by django-axes: a client address or a username with
+# ADMIN_LOGIN_FAILURE_LIMIT failures is refused (429) for ADMIN_LOGIN_COOLOFF_MINUTES. The
+# address is the API's (api.ratelimit.client_address): API_TRUSTED_PROXY_HOPS applies here too.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# In Redis when there is one (every server process sees each attempt); in the database for the
+# one-process demo, where the cache is the process's own.
+AXES_HANDLER = (
+    "axes.handlers.cache.AxesCacheHandler"
+    if REDIS_URL
+    else "axes.handlers.database.AxesDatabaseHandler"
+)
+AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_CLIENT_IP_CALLABLE = "api.ratelimit.client_address"
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
 API_RATE_LIMIT_CACHE = "default"
 API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600)
 # How long GET /api/v1/deletions keeps a deletion (manage.py prune_deletions removes older ones);
@@ -282,6 +287,17 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
     "SERVERS": [{"url": "/", "description": "this server"}],
+    # In the order a newcomer needs them (the docs pages follow this list): who am I, then the
+    # data, then keeping a copy of it.
+    "TAGS": [
+        {"name": "token", "description": "Who the token is: its tenant and scopes."},
+        {"name": "sessions", "description": "Role-play calls, newest first, with transcripts."},
+        {"name": "scorecards", "description": "How each scored session went."},
+        {"name": "scenarios", "description": "What the reps practise."},
+        {"name": "users", "description": "The reps, managers and admins of the tenant."},
+        {"name": "analytics", "description": "Totals and averages over a period."},
+        {"name": "deletions", "description": "What was deleted, for clients keeping a copy."},
+    ],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.add_response_headers",

@@ -125,3 +125,17 @@ def test_concurrent_first_requests_for_the_schema_all_succeed(fresh_schema):
         statuses = list(pool.map(fetch, range(8)))
     assert statuses == [200] * 8
     assert len(fresh_schema) == 1
+
+
+def test_the_front_door_leads_to_the_docs_reference_schema_and_admin():
+    response = Client().get("/")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    page = response.content.decode()
+    for target in ("/api/v1/docs", "/api/v1/redoc", "/api/v1/schema", "/admin/"):
+        assert f'href="{target}' in page, target
+    assert "http://" not in page and "https://" not in page  # nothing from another host
+
+
+def test_the_favicon_is_no_404():
+    assert Client().get("/favicon.ico").status_code == 204

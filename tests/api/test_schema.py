@@ -195,3 +195,34 @@ def test_every_documented_response_header_is_sent(api, client_for, tenant, setti
         assert not missing, (status, missing)
         if "X-RateLimit-Limit" not in documented:  # and nothing undocumented of that kind
             assert not response.has_header("X-RateLimit-Limit"), status
+
+
+def test_try_it_out_sends_no_value_the_visitor_did_not_choose():
+    """Swagger UI fills a parameter's example into "Try it out": a cursor there would make the
+    first page start in the past (newest first would look broken)."""
+    document = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+    for path, operations in document["paths"].items():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "query":
+                    schema = parameter.get("schema", {})
+                    assert "example" not in schema and "example" not in parameter, (
+                        path,
+                        parameter["name"],
+                    )
+
+
+def test_tags_come_in_the_order_a_newcomer_needs():
+    document = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+    names = [tag["name"] for tag in document["tags"]]
+    assert names == [
+        "token",
+        "sessions",
+        "scorecards",
+        "scenarios",
+        "users",
+        "analytics",
+        "deletions",
+    ]
+    used = {tag for ops in document["paths"].values() for op in ops.values() for tag in op["tags"]}
+    assert used == set(names)

@@ -111,3 +111,15 @@ def test_revoke_token_by_the_whole_token_revokes_that_token_only(tenant):
     assert ApiToken.objects.get().revoked_at is None
     assert "Revoked" in _run("revoke_token", raw)
     assert ApiToken.objects.get().revoked_at is not None
+
+
+def test_create_token_replace_revokes_the_previous_token_of_that_name(tenant, other_tenant):
+    first = _run("create_token", "--tenant", "acme", "--name", "demo", "--scopes", "all")
+    kept = _run("create_token", "--tenant", "acme", "--name", "Looker", "--scopes", "all")
+    theirs = _run("create_token", "--tenant", "globex", "--name", "demo", "--scopes", "all")
+    second = _run(
+        "create_token", "--tenant", "acme", "--name", "demo", "--scopes", "all", "--replace"
+    )
+    live = {t.prefix for t in ApiToken.objects.filter(revoked_at__isnull=True)}
+    assert live == {second[:12], kept[:12], theirs[:12]}
+    assert first[:12] not in live

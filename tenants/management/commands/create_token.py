@@ -3,9 +3,9 @@ from datetime import UTC, datetime
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from tenants.models import Tenant
+from tenants.models import ApiToken, Tenant
 from tenants.scopes import ALL_SCOPES, parse_scopes
-from tenants.services import token_create
+from tenants.services import token_bulk_revoke, token_create
 
 
 class Command(BaseCommand):
@@ -20,6 +20,11 @@ class Command(BaseCommand):
         parser.add_argument("--scopes", required=True, help="comma-separated, or 'all'")
         parser.add_argument("--expires-at", help="ISO 8601, e.g. 2027-01-01T00:00:00Z")
         parser.add_argument("--rate-limit", type=int, help="requests per minute (default: site)")
+        parser.add_argument(
+            "--replace",
+            action="store_true",
+            help="revoke the tenant's other live tokens of this name first (bin/demo's own)",
+        )
 
     def handle(self, *args, **options) -> None:
         try:
@@ -45,6 +50,10 @@ class Command(BaseCommand):
                 raise CommandError(
                     "--expires-at must fall between years 1 and 9999 in UTC"
                 ) from None
+        if options["replace"]:
+            token_bulk_revoke(
+                tokens=ApiToken.objects.filter(tenant=tenant, name=options["name"].strip())
+            )
         try:
             _token, raw = token_create(
                 tenant=tenant,

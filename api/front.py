@@ -1,0 +1,20 @@
+"""The front door: ``/`` leads a newcomer to the docs, the reference, the schema and admin
+(admin's "View site" lands here too)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+
+@require_GET
+def front(request: HttpRequest) -> HttpResponse:
+    return render(request, "api/front.html", {"admin_url": f"/{settings.ADMIN_URL_PATH}"})
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    # No icon of our own: an empty answer, not a 404 in every browser's console.
+    return HttpResponse(status=204)
