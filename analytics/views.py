@@ -5,13 +5,14 @@ from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.examples import example
 from api.params import QueryParams, before
 from api.schema import SCENARIO_ID, USER_ID, api_operation, envelope_of, query
 from api.viewsets import envelope
 from tenants.viewsets import TenantScopedViewSet
 
 from . import selectors
-from .shapes import SUMMARY
+from .shapes import SUMMARY, summary_example
 
 SUMMARY_ONE = envelope_of("SummaryEnvelope", SUMMARY)
 
@@ -41,6 +42,7 @@ class SummaryViewSet(TenantScopedViewSet):
             SCENARIO_ID,
         ],
         errors=[400, 403],
+        examples=example(summary_example),
     )
     def list(self, request: Request) -> Response:
         params = QueryParams(request.query_params)

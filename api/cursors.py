@@ -1,6 +1,6 @@
 """Cursors of the list endpoints.
 
-Sessions (shared/api-v1.md): ``next_cursor`` is the page's last ``started_at`` in RFC 3339. Only
+Sessions (docs/api-guide.md): ``next_cursor`` is the page's last ``started_at`` in RFC 3339. Only
 when the next session shares that instant does the server append ``~<id>`` of the page's last
 session, so that a page boundary inside a run of equal timestamps loses and repeats nothing.
 A plain ISO 8601 timestamp is accepted too and means "strictly before this instant".

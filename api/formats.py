@@ -1,4 +1,4 @@
-"""Wire formats of the contract (shared/api-v1.md, Formats): timestamps and UUIDs, out and in."""
+"""Wire formats of the contract (docs/api-guide.md, Formats): timestamps and UUIDs, out and in."""
 
 from __future__ import annotations
 

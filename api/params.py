@@ -1,4 +1,4 @@
-"""Query-parameter parsing by the contract's rules (shared/api-v1.md, Formats).
+"""Query-parameter parsing by the contract's rules (docs/api-guide.md, Formats).
 
 A view builds a :class:`QueryParams` over ``request.query_params``, reads each parameter through
 one of its methods, and calls :meth:`QueryParams.validate`: every bad parameter is reported in a

@@ -150,7 +150,7 @@ UPDATED_SINCE = query(
     "Only records changed at or after this instant (ISO 8601, read like `from`), oldest change "
     "first by (`updated_at`, `id`); `cursor` is then this list's opaque `next_cursor`. Page to "
     "the end, keep the greatest `updated_at` received and pass it next time: no change is "
-    "lost (shared/api-v1.md, Sync).",
+    "lost (docs/api-guide.md, Keep a copy in sync).",
 )
 PATH_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 

@@ -425,7 +425,8 @@ def _traverse(client: Client, path: str) -> tuple[float, int, list[str], str]:
 
 
 def sync_figures(client, env, jsonl, database_url, tenant_id, scratch, rounds, depth_pages):
-    """The figures of incremental sync (shared/api-v1.md, Sync) on the largest tenant."""
+    """The figures of incremental sync (docs/api-guide.md, Keep a copy in sync) on the largest
+    tenant."""
     log("sync: full traversal ...")
     full = "/api/v1/sessions?limit=100&updated_since=1970-01-01T00:00:00Z"
     full_seconds, full_rows, cursors, greatest = _traverse(client, full)

@@ -3,13 +3,13 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularSwaggerView
 
 from analytics.views import SummaryViewSet
 from api.front import favicon, front
 from api.health import healthz, readyz
 from api.observability import metrics
-from api.schema_view import SchemaView
+from api.schema_view import RedocView, SchemaView
 from scorecards.views import ScorecardViewSet, SessionViewSet
 from sessions_api.views import ScenarioViewSet, UserViewSet
 from tenants.views import DeletionViewSet, TokenViewSet
@@ -32,7 +32,7 @@ api_v1 = [
     path("docs", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path(
         "redoc",
-        SpectacularRedocView.as_view(url_name="api:schema", template_name="api/redoc.html"),
+        RedocView.as_view(url_name="api:schema", template_name="api/redoc.html"),
         name="redoc",
     ),
     path("analytics/summary", SummaryViewSet.as_view(LIST), name="analytics-summary"),

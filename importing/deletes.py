@@ -1,4 +1,4 @@
-"""Delete lines of an import (``shared/import-format.md``, Deletions): checked against the
+"""Delete lines of an import (``docs/import-format.md``, Deletions): checked against the
 stored rows and carried out by the apps' services, which list each deletion (a tombstone) in the
 import's transaction. The pipeline writes everything before a delete line first, so the line
 meets exactly the state the lines above it left."""

@@ -1,4 +1,4 @@
-"""The JSON Lines importer behind ``manage.py import_data`` (``shared/import-format.md``): the
+"""The JSON Lines importer behind ``manage.py import_data`` (``docs/import-format.md``): the
 pipeline. Lines are validated by ``validation.py``, their references checked by
 ``references.py``, and batches written by ``writer.py`` through the apps' batch services.
 

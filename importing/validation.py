@@ -1,4 +1,4 @@
-"""Line-level validation of the import format (``shared/import-format.md``).
+"""Line-level validation of the import format (``docs/import-format.md``).
 
 Each record type is declared once, as an :class:`api.records.Record`; ``CLEANERS[type]`` takes
 one decoded JSON object and returns the row it describes as plain model-field values, or raises

@@ -1,4 +1,4 @@
-"""The wire shape of a scorecard (shared/api-v1.md)."""
+"""The wire shape of a scorecard (docs/api-guide.md)."""
 
 from __future__ import annotations
 

@@ -117,7 +117,7 @@ class Session(TenantOwned):
         super().save(*args, **kwargs)
 
     def clean(self) -> None:
-        """A session has a scorecard exactly when it is scored (shared/api-v1.md). Adding or
+        """A session has a scorecard exactly when it is scored (docs/api-guide.md). Adding or
         removing the scorecard sets the status (scorecards.services); here it cannot drift."""
         super().clean()
         has_scorecard = self.pk is not None and hasattr(self, "scorecard")

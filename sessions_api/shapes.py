@@ -1,4 +1,4 @@
-"""The wire shapes of sessions, transcripts, scenarios and users (shared/api-v1.md)."""
+"""The wire shapes of sessions, transcripts, scenarios and users (docs/api-guide.md)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from .models import Scenario, Session
 
 UPDATED_AT_HELP = (
     "When this object, as the API returns it, last changed; what `updated_since` compares "
-    "(shared/api-v1.md, Sync)."
+    "(docs/api-guide.md, Keep a copy in sync)."
 )
 
 SESSION = f.Shape(

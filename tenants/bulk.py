@@ -9,7 +9,7 @@ staging table and one ``INSERT ... ON CONFLICT``. Everything else, and SQLite, g
 A row equal to its stored one is not written: the ON CONFLICT update has a ``WHERE ... IS
 DISTINCT FROM`` clause, and the bulk_create path leaves out the rows equal to their stored
 values (read in one query). So with a ``stamp``, ``updated_at`` moves only on a real change
-(shared/api-v1.md, Sync: a re-import moves nothing).
+(docs/api-guide.md, Keep a copy in sync: a re-import moves nothing).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The scopes a token can carry (shared/api-v1.md, Authentication and scopes)."""
+"""The scopes a token can carry (docs/api-guide.md, Authentication and scopes)."""
 
 SCOPES: dict[str, str] = {
     "sessions:read": "List sessions and read one session with its transcript",

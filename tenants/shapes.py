@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from api import shapes as f
 
 from .models import DeletionKind
@@ -38,4 +40,23 @@ def deletion_page_example(demo, tenant_id: str) -> dict:
             )
         ],
         "next_cursor": None,
+    }
+
+
+def token_example(demo, tenant_id: str) -> dict:
+    tenant = next(t for t in demo["tenant"] if t["id"] == tenant_id)
+    return {
+        "ok": True,
+        "data": TOKEN_INFO.from_values(
+            {
+                "name": "Looker",
+                "prefix": "rpt_AbCd1234",
+                # A nested shape renders an object, as it does a Tenant.
+                "tenant": SimpleNamespace(id=tenant["id"], name=tenant["name"]),
+                "scopes": ["sessions:read", "scorecards:read"],
+                "created_at": "2026-05-01T09:00:00Z",
+                "expires_at": None,
+                "last_used_at": "2026-05-06T17:00:00Z",
+            }
+        ),
     }

@@ -1,12 +1,12 @@
 """The clock of incremental sync: the stamp every write puts on what it changes (``updated_at``,
 a tombstone's ``deleted_at``), and the horizon below which a sync read may serve changes.
 
-The promise (shared/api-v1.md, Sync): a client that pages ``updated_since`` to the end and next
-time asks from the greatest ``updated_at`` it received never loses a change. Stamps are taken
-before COMMIT, and transactions commit in any order: an import that stamped its rows at 10:00
-and commits at 10:05 would be missed by a client that read at 10:03 and saw a quick edit stamped
-10:02. So a read serves only changes stamped below a *horizon* that no running writer can still
-stamp under:
+The promise (docs/api-guide.md, Keep a copy in sync): a client that pages ``updated_since`` to
+the end and next time asks from the greatest ``updated_at`` it received never loses a change.
+Stamps are taken before COMMIT, and transactions commit in any order: an import that stamped its
+rows at 10:00 and commits at 10:05 would be missed by a client that read at 10:03 and saw a
+quick edit stamped 10:02. So a read serves only changes stamped below a *horizon* that no
+running writer can still stamp under:
 
 - **PostgreSQL.** Every write transaction first takes a shared advisory lock (``SYNC_LOCK``,
   held until it ends) and only then reads the clock for its stamps. A sync read takes

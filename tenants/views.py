@@ -14,7 +14,7 @@ from api.viewsets import envelope, page
 
 from . import selectors
 from .models import DeletionKind
-from .shapes import DELETION, TOKEN_INFO, deletion_page_example
+from .shapes import DELETION, TOKEN_INFO, deletion_page_example, token_example
 from .viewsets import TenantScopedViewSet
 
 TOKEN_ONE = envelope_of("TokenEnvelope", TOKEN_INFO)
@@ -26,7 +26,10 @@ class TokenViewSet(TenantScopedViewSet):
     required_scope = NO_SCOPE
 
     @api_operation(
-        operation_id="get_token", summary="Describe the calling token", response=TOKEN_ONE
+        operation_id="get_token",
+        summary="Describe the calling token",
+        response=TOKEN_ONE,
+        examples=example(token_example),
     )
     def list(self, request: Request) -> Response:
         return envelope(TOKEN_INFO.from_object(self.token))

@@ -1,9 +1,14 @@
+import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
 from analytics.selectors import round_half_up
+from analytics.shapes import summary_example
+from api.examples import demo_records
+from tenants.models import Tenant
 from tests.factories import RepFactory, ScorecardFactory, SessionFactory
 from tests.helpers import invalid_parameter
 
@@ -158,3 +163,18 @@ def test_constant_query_count(api, tenant, django_assert_max_num_queries):
     # Token, partial-day edges, whole-day rollups, reps probe: the same for any data size.
     with django_assert_max_num_queries(4):
         assert _summary(api, MAY)["sessions"] == 50
+
+
+def test_the_schemas_summary_example_is_what_the_api_answers_for_the_demo(client_for):
+    """The example is computed from the demo file by the contract's definitions; the API, fed
+    the same file, must answer exactly that for the same period."""
+    call_command("import_data", "fixtures/demo.jsonl", stdout=io.StringIO())
+    demo = demo_records()
+    expected = summary_example(demo, demo["tenant"][0]["id"])["data"]
+    api = client_for(Tenant.objects.get(id=demo["tenant"][0]["id"]))
+    response = api.get(
+        "/api/v1/analytics/summary", {"from": expected["from"], "to": expected["to"]}
+    )
+    assert response.status_code == 200
+    assert response.json()["data"] == expected
+    assert expected["scored"] > 0 and expected["avg_score"] is not None

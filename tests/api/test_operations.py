@@ -139,3 +139,9 @@ def test_the_front_door_leads_to_the_docs_reference_schema_and_admin():
 
 def test_the_favicon_is_no_404():
     assert Client().get("/favicon.ico").status_code == 204
+
+
+def test_redoc_may_load_images_from_this_host_only():
+    response = Client().get("/api/v1/redoc")
+    assert response.status_code == 200
+    assert response["Content-Security-Policy"] == "img-src 'self' data:"

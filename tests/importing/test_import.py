@@ -1,4 +1,4 @@
-"""``manage.py import_data``: every rule of shared/import-format.md."""
+"""``manage.py import_data``: every rule of docs/import-format.md."""
 
 import gc
 import re

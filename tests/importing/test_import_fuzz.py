@@ -89,7 +89,7 @@ def test_arbitrary_lines_are_reported_never_raised(tmp_path_factory, data):
 
 
 # -- the rules, read plainly ----------------------------------------------------------------------
-# An oracle written straight from shared/import-format.md, one check after another, with no
+# An oracle written straight from docs/import-format.md, one check after another, with no
 # concern for speed: the generated checker must agree with it on every record, row and messages.
 
 RFC = "must be an RFC 3339 timestamp such as 2026-05-06T17:00:00Z"

@@ -1,6 +1,6 @@
-"""Incremental sync over HTTP (shared/api-v1.md, Sync): updated_since on the four lists,
-GET /deletions, and what import and admin do to them. The race under concurrent writers is
-tests/tenants/test_sync_race.py (PostgreSQL)."""
+"""Incremental sync over HTTP (docs/api-guide.md, Keep a copy in sync): updated_since on the
+four lists, GET /deletions, and what import and admin do to them. The race under concurrent
+writers is tests/tenants/test_sync_race.py (PostgreSQL)."""
 
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ def bulk_load_gc() -> Iterator[None]:
 class Command(BaseCommand):
     help = (
         "Import tenants, users, scenarios, sessions and scorecards from a JSON Lines file "
-        "(shared/import-format.md). All or nothing: any bad line and nothing is written."
+        "(docs/import-format.md). All or nothing: any bad line and nothing is written."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
