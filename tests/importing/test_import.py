@@ -386,3 +386,10 @@ def test_sessions_at_the_edges_of_the_calendar_import_and_count(tmp_path):
     period = {"started_from": parse_timestamp(first), "started_to": parse_timestamp(last)}
     assert summary(tenant=acme, **period) == summary_plain(tenant=acme, **period)
     assert summary(tenant=acme, **period).sessions == 2
+
+
+def test_the_summary_line_counts_in_good_english(tmp_path):
+    one = run_import(write_file(tmp_path, [tenant()], "one.jsonl"))
+    assert one.startswith("Imported 1 tenant from 1 line in ")
+    two = run_import(write_file(tmp_path, [tenant(), user(1), user(2)], "two.jsonl"))
+    assert two.startswith("Imported 1 tenant, 2 users from 3 lines in ")

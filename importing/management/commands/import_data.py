@@ -32,6 +32,10 @@ def bulk_load_gc() -> Iterator[None]:
         gc.unfreeze()
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 class Command(BaseCommand):
     help = (
         "Import tenants, users, scenarios, sessions and scorecards from a JSON Lines file "
@@ -86,7 +90,7 @@ class Command(BaseCommand):
             self.stderr.write("")
 
         elapsed = time.monotonic() - started
-        counts = ", ".join(f"{n} {kind}s" for kind, n in result.records.items() if n)
+        counts = ", ".join(_count(n, kind) for kind, n in result.records.items() if n)
         if not result.ok:
             shown = "\n".join(str(e) for e in result.errors)
             more = ""
@@ -97,5 +101,5 @@ class Command(BaseCommand):
             )
         verb = "Validated (dry run, nothing written)" if options["dry_run"] else "Imported"
         self.stdout.write(
-            f"{verb} {counts or 'nothing'} from {result.lines:,} lines in {elapsed:.1f}s."
+            f"{verb} {counts or 'nothing'} from {_count(result.lines, 'line')} in {elapsed:.1f}s."
         )
