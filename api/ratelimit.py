@@ -12,6 +12,7 @@ per process, so N processes allow up to N times a limit (looser, never off).
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import secrets
 import threading
@@ -242,6 +243,18 @@ def client_address(request: HttpRequest) -> str:
         if len(addresses) >= hops:
             return addresses[-hops][:64]
     return request.META.get("REMOTE_ADDR") or "unknown"
+
+
+def client_ip(request: HttpRequest | None) -> str | None:
+    """``client_address`` when it is an IP address, else None: for stores that keep addresses
+    as such (django-axes on PostgreSQL). A request made in code (a test's login) has none."""
+    if request is None:
+        return None
+    address = client_address(request)
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
 
 
 def record_failed_auth(request: HttpRequest) -> Usage:

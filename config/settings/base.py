@@ -225,7 +225,7 @@ else:
 
 # Admin sign-in attempts, counted by django-axes: a client address or a username with
 # ADMIN_LOGIN_FAILURE_LIMIT failures is refused (429) for ADMIN_LOGIN_COOLOFF_MINUTES. The
-# address is the API's (api.ratelimit.client_address): API_TRUSTED_PROXY_HOPS applies here too.
+# address is the API's (api.ratelimit.client_ip): API_TRUSTED_PROXY_HOPS applies here too.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -240,7 +240,7 @@ AXES_HANDLER = (
 AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOGIN_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
-AXES_CLIENT_IP_CALLABLE = "api.ratelimit.client_address"
+AXES_CLIENT_IP_CALLABLE = "api.ratelimit.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False

@@ -142,3 +142,13 @@ def test_while_the_store_is_out_limits_hold_per_process_and_it_is_not_asked(
     ratelimit.breaker.open_until = time.monotonic()  # BREAKER_OPEN_SECONDS have passed
     api.get("/api/v1/token")
     assert len(calls) == 2  # after BREAKER_OPEN_SECONDS it asks again
+
+
+def test_client_ip_is_an_address_or_nothing(rf, settings):
+    from api.ratelimit import client_ip
+
+    settings.API_TRUSTED_PROXY_HOPS = 1
+    assert client_ip(rf.get("/", HTTP_X_FORWARDED_FOR="spoof, 203.0.113.9")) == "203.0.113.9"
+    assert client_ip(rf.get("/", HTTP_X_FORWARDED_FOR="2001:DB8::1")) == "2001:db8::1"
+    assert client_ip(rf.get("/", HTTP_X_FORWARDED_FOR="not-an-address")) is None
+    assert client_ip(None) is None

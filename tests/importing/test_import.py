@@ -38,7 +38,7 @@ DEMO = Path(__file__).resolve().parents[2] / "fixtures" / "demo.jsonl"
 def test_happy_path_loads_every_record_type(tmp_path):
     output = run_import(write_file(tmp_path, valid_file()))
 
-    assert "2 tenants, 3 users, 2 scenarios, 3 sessions, 1 scorecards" in output
+    assert "2 tenants, 3 users, 2 scenarios, 3 sessions, 1 scorecard" in output
     assert Tenant.objects.count() == 2
     s1 = Session.unscoped.get(id="30000000-0000-0000-0000-000000000001")
     assert s1.tenant_id.hex.endswith("a1")
