@@ -1,7 +1,11 @@
 import json
 
 from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import ObjectDoesNotExist
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
 
 from tenants.admin import TenantOwnedAdmin
 
@@ -16,10 +20,26 @@ from .services import (
 )
 
 
+def titled_choices_filter(title: str) -> type[admin.ChoicesFieldListFilter]:
+    """A choices filter under ``title``: Django titles it after the field, so the session list's
+    own status and its scenario's status both read "By status"."""
+
+    class Titled(admin.ChoicesFieldListFilter):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.title = title
+
+    return Titled
+
+
+SessionStatusFilter = titled_choices_filter("session status")
+ScenarioStatusFilter = titled_choices_filter("scenario status")
+
+
 @admin.register(Scenario)
 class ScenarioAdmin(TenantOwnedAdmin):
     list_display = ["name", "call_type", "status", "tenant", "created_at"]
-    list_filter = ["tenant", "status", "call_type"]
+    list_filter = ["tenant", ("status", ScenarioStatusFilter), "call_type"]
     list_select_related = ["tenant"]
     search_fields = ["name", "call_type", "=id"]
     readonly_fields = ["id"]
@@ -35,27 +55,57 @@ class ScenarioAdmin(TenantOwnedAdmin):
         scenario_bulk_delete(scenarios=queryset)
 
 
+class SessionChangeList(ChangeList):
+    # No column shows the transcript, and a page of them can weigh megabytes.
+    def get_queryset(self, request, exclude_parameters=None):
+        return super().get_queryset(request, exclude_parameters).defer("transcript")
+
+
+def _scorecard_of(session: Session):
+    if session.pk is None:
+        return None
+    try:
+        return session.scorecard
+    except ObjectDoesNotExist:  # scorecards sits above this app: its model is not imported
+        return None
+
+
 @admin.register(Session)
 class SessionAdmin(TenantOwnedAdmin):
-    list_display = [
-        "started_at",
-        "user",
-        "scenario",
-        "status",
-        "duration_seconds",
+    # What an operator scans for first, the tenant last. Columns of their own rather than the
+    # fields: admin keeps dates and foreign keys on one line, and with those the list and its
+    # filters overflowed a 1366 px screen.
+    list_display = ["started", "rep", "scenario_name", "status", "duration", "score", "tenant_name"]
+    list_filter = [
         "tenant",
-        "turns",
+        ("status", SessionStatusFilter),
+        ("scenario__status", ScenarioStatusFilter),
     ]
-    list_filter = ["tenant", "status", "scenario__status"]
-    list_select_related = ["tenant", "user", "scenario"]
+    # The scorecard too: the score column would otherwise cost a query per row.
+    list_select_related = ["tenant", "user", "scenario", "scorecard"]
     search_fields = ["=id", "user__full_name", "user__email", "scenario__name"]
     date_hierarchy = "started_at"
     ordering = ["-started_at", "-id"]
     # Pickers instead of <select>s with every rep and scenario of every tenant.
     raw_id_fields = ["user", "scenario"]
+    fields = [
+        "id",
+        "tenant",
+        "user",
+        "scenario",
+        "status",
+        "scorecard_link",
+        "started_at",
+        "ended_at",
+        "duration_seconds",
+        "created_at",
+        "transcript_view",
+    ]
     # Transcripts come from the role-play engine; operators read them, they do not rewrite them.
-    readonly_fields = ["id", "created_at", "transcript_view"]
-    exclude = ["transcript"]
+    readonly_fields = ["id", "created_at", "scorecard_link", "transcript_view"]
+
+    def get_changelist(self, request, **kwargs):
+        return SessionChangeList
 
     def save_model(self, request, obj: Session, form, change: bool) -> None:
         session_upsert(session=obj)
@@ -66,9 +116,50 @@ class SessionAdmin(TenantOwnedAdmin):
     def delete_queryset(self, request, queryset) -> None:
         session_bulk_delete(sessions=queryset)
 
-    @admin.display(description="turns")
-    def turns(self, obj: Session) -> int:
-        return len(obj.transcript or [])
+    @admin.display(description="started at", ordering="started_at")
+    def started(self, obj: Session) -> str:
+        return format_html(
+            '<span class="nowrap">{}</span>', f"{localtime(obj.started_at):%Y-%m-%d %H:%M}"
+        )
+
+    @admin.display(description="rep", ordering="user__full_name")
+    def rep(self, obj: Session) -> str:
+        return obj.user.full_name
+
+    @admin.display(description="scenario", ordering="scenario__name")
+    def scenario_name(self, obj: Session) -> str:
+        return obj.scenario.name
+
+    @admin.display(description="duration", ordering="duration_seconds")
+    def duration(self, obj: Session) -> str | None:
+        if obj.duration_seconds is None:
+            return None  # the admin's empty value
+        minutes, seconds = divmod(obj.duration_seconds, 60)
+        return f"{minutes}:{seconds:02d}"
+
+    @admin.display(description="score", ordering="scorecard__overall_score")
+    def score(self, obj: Session) -> str | None:
+        card = _scorecard_of(obj)
+        if card is None:
+            return None
+        return f"{card.overall_score} · {card.get_verdict_display()}"
+
+    @admin.display(description="tenant", ordering="tenant__name")
+    def tenant_name(self, obj: Session) -> str:
+        return obj.tenant.name
+
+    @admin.display(description="scorecard")
+    def scorecard_link(self, obj: Session) -> str:
+        card = _scorecard_of(obj)
+        if card is None:
+            return "no scorecard"
+        return format_html(
+            '<a href="{}">{} · {}: {}</a>',
+            reverse("admin:scorecards_scorecard_change", args=[card.pk]),
+            card.overall_score,
+            card.get_verdict_display(),
+            card.headline,
+        )
 
     @admin.display(description="transcript")
     def transcript_view(self, obj: Session) -> str:
