@@ -23,8 +23,9 @@ limit_request_line = int(os.environ.get("GUNICORN_LIMIT_REQUEST_LINE", "8190"))
 limit_request_fields = 100
 limit_request_field_size = 8190
 # A worker grown by one large response is replaced after this many requests; the jitter keeps
-# the workers from restarting together.
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
+# the workers from restarting together. Not fewer: each restart boots Django again, and every
+# 10,000 requests the wrk mix's p99 rose from 203 to 900 ms (bench/RESULTS.md, run 7).
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "50000"))
 max_requests_jitter = max_requests // 10
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 
