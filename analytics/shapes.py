@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from api import shapes as f
 
+from .selectors import round_half_up
+
 SUMMARY = f.Shape(
     "Summary",
     f.timestamp("from"),
@@ -21,8 +23,7 @@ def summary_example(demo, tenant_id: str) -> dict:
     sessions = [s for s in demo["session"] if s["tenant_id"] == tenant_id]
     scores = [c["overall_score"] for c in demo.get("scorecard", []) if c["tenant_id"] == tenant_id]
     started = sorted(s["started_at"] for s in sessions)
-    # Half up, as the API rounds.
-    average = int(sum(scores) / len(scores) + 0.5) if scores else None
+    average = round_half_up(sum(scores), len(scores)) if scores else None
     return {
         "ok": True,
         "data": SUMMARY.from_values(
