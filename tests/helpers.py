@@ -1,6 +1,15 @@
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
+import redis
 from django.db import connection
 from hypothesis import HealthCheck, settings
+
+from tenants import token_cache
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
 
 postgres_only = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="enforced by PostgreSQL-only constraints"
@@ -35,3 +44,28 @@ def invalid_parameter(response) -> dict:
     named = {k: v for k, v in body["details"].items() if k != "request_id"}
     assert named and all(isinstance(m, str) for ms in named.values() for m in ms)
     return body
+
+
+@contextmanager
+def redis_store(django_settings, *, location: str, timeout: float) -> Iterator[None]:
+    """The cache (rate limits, token epoch) in the real Redis, reached at ``location`` (the
+    server itself, or a fault proxy before it), under a key prefix of this test's own; tokens
+    cached per process, none yet. The test's keys are removed afterwards."""
+    prefix = f"test-{secrets.token_hex(4)}"
+    django_settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": location,
+            "KEY_PREFIX": prefix,
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": timeout, "SOCKET_TIMEOUT": timeout},
+        }
+    }
+    django_settings.API_TOKEN_CACHE_SECONDS = 60
+    token_cache.clear()
+    try:
+        yield
+    finally:
+        token_cache.clear()
+        client = redis.Redis.from_url(REDIS_URL)
+        for key in client.scan_iter(f"{prefix}:*"):
+            client.delete(key)

@@ -5,10 +5,8 @@ tenant must take effect on the very next request.
 """
 
 import io
-import secrets
 
 import pytest
-import redis
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -17,30 +15,15 @@ from rest_framework.test import APIClient
 from tenants import authentication, token_cache
 from tenants.models import ApiToken
 from tenants.services import tenant_upsert, token_revoke, token_save
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
+from tests.helpers import REDIS_URL, redis_store
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def shared_store(settings):
-    prefix = f"test-tc-{secrets.token_hex(4)}"
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": prefix,
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
-        }
-    }
-    settings.API_TOKEN_CACHE_SECONDS = 60
-    token_cache.clear()
-    yield
-    token_cache.clear()
-    client = redis.Redis.from_url(REDIS_URL)
-    for key in client.scan_iter(f"{prefix}:*"):
-        client.delete(key)
+    with redis_store(settings, location=REDIS_URL, timeout=1):
+        yield
 
 
 def token_queries(client: APIClient, path: str = "/api/v1/token") -> tuple[int, int]:
