@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import TooManyFieldsSent
-from django.db import connections
+from django.db import OperationalError, connections
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -19,6 +19,15 @@ from rest_framework.response import Response
 from .request_id import current_request_id
 
 DB_RETRY_AFTER_SECONDS = 5
+
+
+class DatabaseUnavailable(OperationalError):
+    """Refused without asking the database: its circuit breaker is open (api/dbguard.py). The
+    middleware answers it as any database outage, a 503 ``unavailable``, with this Retry-After."""
+
+    def __init__(self, retry_after: int):
+        super().__init__("database circuit breaker open: the database was not asked")
+        self.retry_after = retry_after
 
 
 class InvalidParameter(exceptions.ValidationError):

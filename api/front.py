@@ -8,10 +8,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+DEFAULT_ADMIN_PATH = "admin/"
+
 
 @require_GET
 def front(request: HttpRequest) -> HttpResponse:
-    return render(request, "api/front.html", {"admin_url": f"/{settings.ADMIN_URL_PATH}"})
+    # A moved admin is moved to be found only by those told where: the public page keeps quiet.
+    admin_url = "/admin/" if settings.ADMIN_URL_PATH == DEFAULT_ADMIN_PATH else None
+    return render(request, "api/front.html", {"admin_url": admin_url})
 
 
 @require_GET

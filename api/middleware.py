@@ -16,7 +16,13 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_vary_headers
 
-from .errors import DB_RETRY_AFTER_SECONDS, GENERIC, error_response, http_request_is_api
+from .errors import (
+    DB_RETRY_AFTER_SECONDS,
+    GENERIC,
+    DatabaseUnavailable,
+    error_response,
+    http_request_is_api,
+)
 from .observability import DATABASE_ERRORS
 from .request_id import choose_request_id, set_caller, set_request_id
 
@@ -56,13 +62,19 @@ class ApiEnvelopeMiddleware:
         if isinstance(exception, OperationalError | InterfaceError) or (
             isinstance(exception, DatabaseError) and _looks_like_connection_loss(exception)
         ):
-            logger.error("database unavailable: %s", exception)
+            retry_after = DB_RETRY_AFTER_SECONDS
+            if isinstance(exception, DatabaseUnavailable):
+                # Its circuit breaker is open: logged when it opens and closes, not per request.
+                retry_after = exception.retry_after
+                logger.debug("database unavailable: %s", exception)
+            else:
+                logger.error("database unavailable: %s", exception)
             DATABASE_ERRORS.inc()
             return error_response(
                 503,
                 "The service is temporarily unavailable; retry shortly.",
                 "unavailable",
-                headers={"Retry-After": str(DB_RETRY_AFTER_SECONDS)},
+                headers={"Retry-After": str(retry_after)},
             )
         logger.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "Internal server error.", "server_error")

@@ -2,9 +2,9 @@
 
 ``GET /metrics`` (outside ``/api/v1``, no token: keep it off the public network, as
 ``deploy/nginx/roleplay-api.conf`` does) serves requests by endpoint and status, latency
-histograms by endpoint, database and Redis errors, and rate-limit refusals. With gunicorn's
-several processes the counts are summed across them through ``PROMETHEUS_MULTIPROC_DIR``
-(``gunicorn.conf.py`` sets one up).
+histograms by endpoint, database and Redis errors, whether each process's database circuit
+breaker is open, and rate-limit refusals. With gunicorn's several processes the counts are
+summed across them through ``PROMETHEUS_MULTIPROC_DIR`` (``gunicorn.conf.py`` sets one up).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -44,6 +45,12 @@ LATENCY = Histogram(
 DATABASE_ERRORS = Counter(
     "api_database_errors_total", "Requests answered 503 because the database failed or hung."
 )
+DATABASE_BREAKER_OPEN = Gauge(
+    "api_database_breaker_open",
+    "1 while this server process's database circuit breaker is open or half-open (requests that "
+    "need the database are answered 503 at once, one at a time tries it), else 0.",
+    multiprocess_mode="liveall",  # one series per live process (a pid label): each has its own
+)
 REDIS_ERRORS = Counter(
     "api_redis_errors_total", "Calls to Redis that failed or timed out (the breaker then opens)."
 )
@@ -52,6 +59,17 @@ RATE_LIMITED = Counter(
     "Requests refused 429: over a token's limit, or over the failed authentications of a client.",
     ["kind"],
 )
+
+
+# Label values come from fixed sets only: a caller choosing a value would mint a series per
+# request (any token-less client can send any method name).
+METHODS = frozenset(
+    {"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE", "TRACE", "CONNECT"}
+)
+
+
+def _method(request: HttpRequest) -> str:
+    return request.method if request.method in METHODS else "other"
 
 
 def _endpoint(request: HttpRequest) -> str:
@@ -69,7 +87,7 @@ class ObservabilityMiddleware:
         response = self.get_response(request)
         elapsed = time.perf_counter() - started
         endpoint = _endpoint(request)
-        REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
+        REQUESTS.labels(_method(request), endpoint, str(response.status_code)).inc()
         LATENCY.labels(endpoint).observe(elapsed)
         if access_log.isEnabledFor(logging.INFO):
             caller = current_caller()

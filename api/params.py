@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from .cursors import decode_opaque
+from .cursors import Position, decode_opaque
 from .errors import InvalidParameter
 from .formats import EARLIEST, UUID_RE, Edge, parse_timestamp
 
@@ -45,7 +45,8 @@ class QueryParams:
         raw = self._raw("limit")
         if raw is None:
             return default
-        if not re.fullmatch(r"[0-9]{1,6}", raw) or not 1 <= int(raw) <= maximum:
+        # Digits without padding or sign: "000100" and "+5" are malformed, not 100 and 5.
+        if not re.fullmatch(r"[1-9][0-9]{0,5}", raw) or not 1 <= int(raw) <= maximum:
             self.error("limit", f"must be an integer from 1 to {maximum}")
             return default
         return int(raw)
@@ -78,37 +79,17 @@ class QueryParams:
             return None
         return raw
 
-    def opaque_cursor(self, size: int) -> tuple | None:
+    def cursor(self, kind: str) -> Position | None:
+        """The opaque ``cursor`` of this kind of list (api/cursors.py): its last row's (instant,
+        id). One issued by any other list, or kind of list, is named as bad."""
         raw = self._raw("cursor")
         if raw is None:
             return None
         try:
-            return decode_opaque(raw, size)
+            return decode_opaque(raw, kind)
         except ValueError as exc:
             self.error("cursor", f"{exc}; pass the next_cursor of the previous page")
             return None
-
-    def change_cursor(self) -> tuple[datetime, uuid.UUID] | None:
-        """The cursor of an ``updated_since`` (or ``since``) list: the last row's exact
-        ``(updated_at, id)``, opaque."""
-        raw = self._raw("cursor")
-        if raw is None:
-            return None
-        try:
-            at, last_id = decode_opaque(raw, 2)
-            return parse_timestamp(at), last_id
-        except ValueError:
-            self.error(
-                "cursor",
-                "is not a cursor returned by this endpoint for this kind of list (with "
-                "updated_since, or without it); pass the next_cursor of the previous page",
-            )
-            return None
-
-    def changes(self) -> tuple[datetime | None, tuple[datetime, uuid.UUID] | None]:
-        """``updated_since`` and, with it, the list's change cursor (None, None without it)."""
-        since = self.timestamp("updated_since")
-        return (since, self.change_cursor()) if since is not None else (None, None)
 
     def choice_set(self, name: str, choices: tuple[str, ...]) -> frozenset[str]:
         """A comma-separated subset of ``choices`` (``expand=scorecard,transcript``)."""

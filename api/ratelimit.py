@@ -23,6 +23,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.http import HttpRequest
 
+from .breaker import CircuitBreaker
 from .observability import REDIS_ERRORS
 
 logger = logging.getLogger("api.ratelimit")
@@ -67,6 +68,7 @@ class TokenHit:
     count: int
     reset_at: int
     epoch: str | None  # None: the store did not answer, so nothing may be trusted from it
+    failed_auth: int = 0  # the caller's address's failed authentications this window
 
     def usage(self, limit: int) -> Usage:
         return Usage(limit=limit, count=self.count, reset_at=self.reset_at)
@@ -92,9 +94,11 @@ def shared_store() -> bool:
     return redis_client(caches[settings.API_RATE_LIMIT_CACHE]) is not None
 
 
-def _count(cache, key: str, *, read_epoch: bool = False) -> tuple[int, str | None]:
-    """Increment and read a window counter (and the token epoch) in one round trip where the
-    store allows it."""
+def _count(
+    cache, key: str, *, read_epoch: bool = False, peek: str | None = None
+) -> tuple[int, str | None, int]:
+    """Increment and read a window counter (and the token epoch, and another counter without
+    incrementing it) in one round trip where the store allows it."""
     redis = redis_client(cache)
     if redis is not None:
         # Raw commands, not the cache API: its values are pickled, these are plain strings.
@@ -106,36 +110,23 @@ def _count(cache, key: str, *, read_epoch: bool = False) -> tuple[int, str | Non
             epoch_key = cache.make_and_validate_key(TOKEN_EPOCH_KEY)
             pipe.set(epoch_key, secrets.token_hex(8), nx=True)
             pipe.get(epoch_key)
+        if peek is not None:
+            pipe.get(cache.make_and_validate_key(peek))
         replies = pipe.execute()
         # .hex(): whatever bytes the key holds compare as they are, and never fail to decode
         # (a decoding error here would turn rate limiting off along with the cache).
         epoch = replies[3] if read_epoch else None
-        return int(replies[0]), (epoch.hex() if epoch is not None else None)
+        peeked = int(replies[-1] or 0) if peek is not None else 0
+        return int(replies[0]), (epoch.hex() if epoch is not None else None), peeked
     # add() is a no-op when the key exists; incr() is atomic in LocMem. No epoch here: an
     # in-process store cannot tell other processes of a change, so token_cache is off.
     cache.add(key, 0, timeout=WINDOW_SECONDS + 5)
-    return cache.incr(key), None
-
-
-class _Breaker:
-    """Open (skip the store) for BREAKER_OPEN_SECONDS after a failure; then the next calls try
-    again. Unlocked: a race costs one extra try, never a wrong count."""
-
-    def __init__(self) -> None:
-        self.open_until = float("-inf")
-
-    def allows(self) -> bool:
-        return time.monotonic() >= self.open_until
-
-    def failed(self) -> None:
-        self.open_until = time.monotonic() + BREAKER_OPEN_SECONDS
-
-    def reset(self) -> None:
-        self.open_until = float("-inf")
+    return cache.incr(key), None, (cache.get(peek, 0) if peek is not None else 0)
 
 
 BREAKER_OPEN_SECONDS = 5.0
-breaker = _Breaker()
+# Open (skip the store) for BREAKER_OPEN_SECONDS after a failure; then the next calls try again.
+breaker = CircuitBreaker(open_seconds=lambda: BREAKER_OPEN_SECONDS)
 
 
 class _LocalCounts:
@@ -152,31 +143,38 @@ class _LocalCounts:
         with self._lock:
             self._counts = {}
 
-    def hit(self, key: str, window: int) -> int:
+    def hit(self, key: str, window: int, amount: int = 1) -> int:
         with self._lock:
             if window != self._window or len(self._counts) >= self.MAX_KEYS:
                 self._window, self._counts = window, {}
-            self._counts[key] = self._counts.get(key, 0) + 1
+            self._counts[key] = self._counts.get(key, 0) + amount
             return self._counts[key]
 
 
 local_counts = _LocalCounts()
 
 
-def _hit(key: str, *, read_epoch: bool = False) -> tuple[int, int, str | None]:
+def _hit(
+    key: str, *, read_epoch: bool = False, peek: str | None = None
+) -> tuple[int, int, str | None, int]:
+    """Counts one hit on ``key`` and reads the counter ``peek`` in the same round trip."""
     window, reset_at = _window()
     if breaker.allows():
         try:
-            used, epoch = _count(
-                caches[settings.API_RATE_LIMIT_CACHE], f"rl:{key}:{window}", read_epoch=read_epoch
+            used, epoch, peeked = _count(
+                caches[settings.API_RATE_LIMIT_CACHE],
+                f"rl:{key}:{window}",
+                read_epoch=read_epoch,
+                peek=f"rl:{peek}:{window}" if peek is not None else None,
             )
-            return used, reset_at, epoch
+            return used, reset_at, epoch, peeked
         except Exception:  # the limiter must never take the API down with it
             REDIS_ERRORS.inc()
             breaker.failed()
             _store_unavailable()
     # No epoch: nothing may be trusted from the token cache (tenants/token_cache.py).
-    return local_counts.hit(key, window), reset_at, None
+    peeked = local_counts.hit(peek, window, 0) if peek is not None else 0
+    return local_counts.hit(key, window), reset_at, None, peeked
 
 
 STORE_WARNING_INTERVAL_SECONDS = 60
@@ -201,11 +199,15 @@ def _store_unavailable() -> None:
         logger.debug("rate-limit store still unavailable", exc_info=True)
 
 
-def hit_token(token_hash: str) -> TokenHit:
+def hit_token(token_hash: str, address: str) -> TokenHit:
     """Counts a request against the token with this hash (known before the database is asked)
-    and reads the token epoch, in one round trip."""
-    used, reset_at, epoch = _hit(f"token:{token_hash[:32]}", read_epoch=True)
-    return TokenHit(count=used, reset_at=reset_at, epoch=epoch)
+    and reads the token epoch and the address's failed authentications, in one round trip."""
+    used, reset_at, epoch, failed = _hit(
+        f"token:{token_hash[:32]}", read_epoch=True, peek=f"authfail:{address}"
+    )
+    if failed > settings.API_FAILED_AUTH_PER_MINUTE:
+        lockouts.add(address, reset_at)
+    return TokenHit(count=used, reset_at=reset_at, epoch=epoch, failed_auth=failed)
 
 
 def bump_token_epoch(*, retry_seconds: float = 0.0) -> bool:
@@ -257,12 +259,53 @@ def client_ip(request: HttpRequest | None) -> str | None:
         return None
 
 
-def record_failed_auth(request: HttpRequest) -> Usage:
-    address = client_address(request)
-    used, reset_at, _ = _hit(f"authfail:{address}")
+def record_failed_auth(address: str) -> Usage:
+    used, reset_at, _, _ = _hit(f"authfail:{address}")
     limit = settings.API_FAILED_AUTH_PER_MINUTE
+    if used > limit:
+        lockouts.add(address, reset_at)
     if used == limit + 1:  # once per address and minute: the moment it is locked out
         logger.warning(
             "client %s locked out: over %d failed authentications this minute", address, limit
         )
     return Usage(limit=limit, count=used, reset_at=reset_at)
+
+
+class _Lockouts:
+    """Addresses this process has seen locked out, until their window ends: the next attempt
+    from one is refused before any hashing, store or database work. Another process's lockout
+    is learnt on the token counter's round trip (``hit_token``), still before the database."""
+
+    MAX_ADDRESSES = 100_000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._until: dict[str, int] = {}
+
+    def add(self, address: str, reset_at: int) -> None:
+        with self._lock:
+            if len(self._until) >= self.MAX_ADDRESSES:
+                now = int(time.time())
+                self._until = {a: t for a, t in self._until.items() if t > now}
+                if len(self._until) >= self.MAX_ADDRESSES:
+                    self._until = {}
+            self._until[address] = reset_at
+
+    def until(self, address: str) -> int | None:
+        """When the address's lockout ends (Unix seconds), or None if it is not locked out."""
+        reset_at = self._until.get(address)
+        if reset_at is None or reset_at <= time.time():
+            return None
+        return reset_at
+
+    def reset(self) -> None:
+        with self._lock:
+            self._until = {}
+
+
+lockouts = _Lockouts()
+
+
+def lockout_usage(reset_at: int) -> Usage:
+    limit = settings.API_FAILED_AUTH_PER_MINUTE
+    return Usage(limit=limit, count=limit + 1, reset_at=reset_at)

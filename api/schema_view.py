@@ -5,35 +5,38 @@ from __future__ import annotations
 
 import threading
 
+from drf_spectacular.settings import spectacular_settings
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 from rest_framework.response import Response
 
 
 class SchemaView(SpectacularAPIView):
-    """The schema, generated once per process, by one thread.
+    """The schema: one document per process, generated once, by one thread.
 
     The schema depends only on the code (SERVE_PUBLIC, fixed SERVERS), yet drf-spectacular
     rebuilds it on every request (~55 ms of CPU, no token needed), and its class loading is not
-    thread-safe: concurrent first requests on a fresh worker answered 500.
+    thread-safe: concurrent first requests on a fresh worker answered 500. Nothing of the query
+    reaches it: drf-spectacular's ``?version=`` made a document per value, kept forever, and
+    put the caller's text into ``info.version`` and the ``Content-Disposition`` header.
     """
 
     _lock = threading.Lock()
-    _cached: dict = {}
+    _document: dict | None = None
 
     def _get_schema_response(self, request):
-        version = self.api_version or request.version or self._get_version_parameter(request)
         with self._lock:
-            if version not in self._cached:
-                generator = self.generator_class(
-                    urlconf=self.urlconf, api_version=version, patterns=self.patterns
-                )
-                self._cached[version] = generator.get_schema(request=None, public=True)
-        filename = self._get_filename(request, version)
+            if SchemaView._document is None:
+                generator = self.generator_class(urlconf=self.urlconf, patterns=self.patterns)
+                SchemaView._document = generator.get_schema(request=None, public=True)
         return Response(
-            data=self._cached[version],
-            headers={"Content-Disposition": f'inline; filename="{filename}"'},
+            data=SchemaView._document,
+            headers={"Content-Disposition": f'inline; filename="{self._get_filename(request)}"'},
         )
+
+    def _get_filename(self, request, version=None) -> str:
+        suffix = self.perform_content_negotiation(request, force=True)[0].format
+        return f"{spectacular_settings.TITLE or 'schema'}.{suffix}"
 
 
 class RedocView(SpectacularRedocView):

@@ -41,6 +41,7 @@ from django.db import (
 
 from sessions_api.rollups import Touched
 from sessions_api.services import session_rollups_recompute
+from tenants.services import TokenCachesStale, token_caches_invalidate
 
 from .deletes import delete_record
 from .references import Pending, References, Stored
@@ -72,6 +73,9 @@ class ImportResult:
     errors: list[LineError] = field(default_factory=list)
     error_count: int = 0
     committed: bool = False
+    # Committed, and a stored tenant changed, but Redis did not answer: the servers' cached
+    # tokens may show the tenant as it was for up to API_TOKEN_CACHE_SECONDS.
+    token_caches_stale: bool = False
 
     @property
     def ok(self) -> bool:
@@ -100,6 +104,7 @@ class Importer:
         self._touched = Touched()  # filled by the writer thread, recomputed at the end
         self._writer: ThreadPoolExecutor | None = None
         self._pending_write: Future | None = None
+        self._tenants_changed = False  # set by the writer thread
 
     # -- entry point ---------------------------------------------------------------------------
 
@@ -128,7 +133,13 @@ class Importer:
                 if dry_run or not self.result.ok:
                     transaction.set_rollback(True)
                 else:
+                    if self._tenants_changed:
+                        # A renamed tenant: cached tokens hold their tenant. Once per import,
+                        # after the commit.
+                        token_caches_invalidate()
                     self.result.committed = True
+        except TokenCachesStale:
+            self.result.token_caches_stale = True  # raised after the commit: the data is in
         finally:
             self.result.errors.sort(key=lambda e: e.line)
             del self.result.errors[MAX_REPORTED_ERRORS:]
@@ -269,9 +280,10 @@ class Importer:
     def _write(self, accepted: list[Pending], stored: Stored) -> tuple[int, DatabaseError] | None:
         """Runs on the writer thread; returns (line, error) if the database refused the batch."""
         try:
-            write_batch(
+            if write_batch(
                 accepted=accepted, stored_ids=stored.owners, now=self._now, touched=self._touched
-            )
+            ):
+                self._tenants_changed = True
         except DatabaseError as exc:
             # Reported by the parsing thread (_wait_for_write), which owns the error list.
             return (accepted[0].line if accepted else self.result.lines), exc

@@ -26,8 +26,10 @@ def write_batch(
     stored_ids: dict[str, dict[uuid.UUID, Any]],
     now: datetime,
     touched: Touched,
-) -> None:
-    """``stored_ids``: by kind, the batch's ids that were stored before it (Stored.owners)."""
+) -> bool:
+    """``stored_ids``: by kind, the batch's ids that were stored before it (Stored.owners).
+    Returns whether a stored tenant changed (the importer then tells the servers' token caches,
+    once per import, after its commit)."""
     by_kind: dict[str, dict[uuid.UUID, dict[str, Any]]] = defaultdict(dict)
     for pending in accepted:
         by_kind[pending.kind][pending.row["id"]] = pending.row  # the last line wins
@@ -35,8 +37,9 @@ def write_batch(
     def rows(kind: str) -> list[dict[str, Any]]:
         return list(by_kind[kind].values())
 
+    tenants_changed = False
     if by_kind["tenant"]:
-        tenant_bulk_upsert(rows=rows("tenant"))
+        tenants_changed = tenant_bulk_upsert(rows=rows("tenant"))
     if by_kind["user"]:
         rep_bulk_upsert(rows=rows("user"))
     if by_kind["scenario"]:
@@ -52,3 +55,4 @@ def write_batch(
             now=now,
             touched=touched,
         )
+    return tenants_changed

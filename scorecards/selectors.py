@@ -10,8 +10,8 @@ from typing import Any
 from django.db.models import F
 from django.db.models.fields.tuple_lookups import Tuple, TupleLessThan
 
-from api import compiled
-from api.cursors import encode_opaque
+from api import compiled, cursors
+from api.cursors import Position, encode_opaque
 from tenants.models import Tenant
 from tenants.sync import changed_page
 
@@ -49,7 +49,7 @@ def scorecard_list(
     *,
     tenant: Tenant,
     filters: ScorecardFilters,
-    after: tuple[datetime, uuid.UUID] | None,
+    after: Position | None,
     limit: int,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Ordered like sessions: by the session's started_at, newest first, ties by scorecard id
@@ -65,7 +65,7 @@ def scorecard_list(
     if len(rows) <= limit:
         return rows, None
     last = rows[limit - 1]
-    return rows[:limit], encode_opaque([last["k_started_at"].isoformat(), last["w_id"]])
+    return rows[:limit], encode_opaque(cursors.SCORECARDS, last["k_started_at"], last["w_id"])
 
 
 def scorecard_changes(
@@ -73,12 +73,13 @@ def scorecard_changes(
     tenant: Tenant,
     filters: ScorecardFilters,
     since: datetime,
-    after: tuple[datetime, uuid.UUID] | None,
+    after: Position | None,
     limit: int,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """``updated_since``: oldest change first (tenants/sync.py holds the guarantee)."""
     return changed_page(
         _scorecards(tenant, filters),
+        kind=cursors.SCORECARDS_UPDATED,
         since=since,
         after=after,
         limit=limit,

@@ -58,7 +58,9 @@ def scorecard_upsert(*, scorecard: Scorecard) -> Scorecard:
         touched = Touched()
         new = [scorecard.session_id] if stored is None else []
         if stored is None:
-            deletions_forget(kind=Deletion.Kind.SCORECARD, ids=[scorecard.pk])
+            deletions_forget(
+                kind=Deletion.Kind.SCORECARD, owners=[(scorecard.tenant_id, scorecard.pk)]
+            )
         session_bulk_score(
             session_ids=[scorecard.session_id], new_card_session_ids=new, touched=touched
         )
@@ -115,7 +117,9 @@ def scorecard_bulk_upsert(
         )
     new = [r for r in rows if r["id"] not in stored_ids]
     if new:
-        deletions_forget(kind=Deletion.Kind.SCORECARD, ids=[r["id"] for r in new])
+        deletions_forget(
+            kind=Deletion.Kind.SCORECARD, owners=[(r["tenant_id"], r["id"]) for r in new]
+        )
     session_bulk_score(
         session_ids=[r["session_id"] for r in rows],
         new_card_session_ids=[r["session_id"] for r in new],

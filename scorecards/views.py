@@ -1,6 +1,7 @@
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api import cursors
 from api.examples import example
 from api.params import QueryParams
 from api.schema import (
@@ -63,7 +64,8 @@ class ScorecardViewSet(TenantScopedViewSet):
             verdict=params.choice("verdict", VERDICTS),
         )
         since = params.timestamp("updated_since")
-        after = params.change_cursor()  # (updated_at, id) or (started_at, id): both opaque
+        # (started_at, id), or with updated_since (updated_at, id): each list's own kind.
+        after = params.cursor(cursors.SCORECARDS if since is None else cursors.SCORECARDS_UPDATED)
         params.validate()
         read = dict(tenant=self.tenant, filters=filters, after=after, limit=limit)
         if since is not None:

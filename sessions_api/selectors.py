@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import CharField, F, OuterRef, Q, Subquery
+from django.db.models import CharField, F, OuterRef, Subquery
 from django.db.models.fields.tuple_lookups import Tuple, TupleLessThan
 
-from api import compiled
-from api.cursors import OpaqueKey, SessionCursor, encode_opaque, session_cursor
+from api import compiled, cursors
+from api.cursors import Position, SessionCursor, anchored_page, session_cursor
 from api.dbfunctions import RFC3339
 from api.shapes import Shape
 from tenants.models import Rep, Tenant
@@ -26,7 +26,6 @@ from .models import Scenario, Session
 from .shapes import SCENARIO, SESSION_DETAIL, SESSION_LISTED, USER
 
 SESSION_DETAIL_COLUMNS = SESSION_DETAIL.columns()
-ChangeCursor = tuple[datetime, uuid.UUID]  # the last row's (updated_at, id)
 
 
 @dataclass(frozen=True)
@@ -132,7 +131,7 @@ def session_changes(
     tenant: Tenant,
     filters: SessionFilters,
     since: datetime,
-    after: ChangeCursor | None,
+    after: Position | None,
     limit: int,
     include: frozenset[str] = frozenset(),
     shape: Shape = SESSION_LISTED,
@@ -149,7 +148,12 @@ def session_changes(
     )
     sessions = _sessions({name: value for name, (_, value) in bound.items()})
     return changed_page(
-        sessions, since=since, after=after, limit=limit, columns=shape.columns(include)
+        sessions,
+        kind=cursors.SESSIONS_UPDATED,
+        since=since,
+        after=after,
+        limit=limit,
+        columns=shape.columns(include),
     )
 
 
@@ -166,10 +170,11 @@ def session_get(*, tenant: Tenant, session_id: uuid.UUID) -> dict[str, Any] | No
 
 
 def scenario_changes(
-    *, tenant: Tenant, since: datetime, after: ChangeCursor | None, limit: int
+    *, tenant: Tenant, since: datetime, after: Position | None, limit: int
 ) -> tuple[list[dict[str, Any]], str | None]:
     return changed_page(
         Scenario.objects.for_tenant(tenant),
+        kind=cursors.SCENARIOS_UPDATED,
         since=since,
         after=after,
         limit=limit,
@@ -184,24 +189,20 @@ def scenario_get(*, tenant: Tenant, scenario_id: uuid.UUID) -> dict[str, Any] | 
 
 
 def scenario_list(
-    *, tenant: Tenant, after: OpaqueKey | None, limit: int
+    *, tenant: Tenant, after: Position | None, limit: int
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Active first, then archived ('active' < 'archived'); by name, then id, within each."""
+    """Active first, then archived ('active' < 'archived'); by name, then id, within each. The
+    cursor holds no name: ``after`` is the last row's (updated_at, id) (api/cursors.py)."""
     scenarios = Scenario.objects.for_tenant(tenant)
-    if after is not None:
-        status, name, last_id = after
-        scenarios = scenarios.filter(
-            Q(status__gt=status)
-            | Q(status=status, name__gt=name)
-            | Q(status=status, name=name, id__gt=last_id)
-        )
-    rows = list(
-        scenarios.order_by("status", "name", "id").values(**SCENARIO.columns())[: limit + 1]
+    return anchored_page(
+        scenarios,
+        anchors=scenarios,
+        kind=cursors.SCENARIOS,
+        order=("status", "name", "id"),
+        after=after,
+        limit=limit,
+        columns=SCENARIO.columns(),
     )
-    if len(rows) <= limit:
-        return rows, None
-    last = rows[limit - 1]
-    return rows[:limit], encode_opaque([last["w_status"], last["w_name"], last["w_id"]])
 
 
 def _user_columns(tenant: Tenant) -> dict[str, Any]:
@@ -217,12 +218,19 @@ def _user_columns(tenant: Tenant) -> dict[str, Any]:
 
 
 def user_changes(
-    *, tenant: Tenant, role: str | None, since: datetime, after: ChangeCursor | None, limit: int
+    *, tenant: Tenant, role: str | None, since: datetime, after: Position | None, limit: int
 ) -> tuple[list[dict[str, Any]], str | None]:
     reps = Rep.objects.for_tenant(tenant)
     if role is not None:
         reps = reps.filter(role=role)
-    return changed_page(reps, since=since, after=after, limit=limit, columns=_user_columns(tenant))
+    return changed_page(
+        reps,
+        kind=cursors.USERS_UPDATED,
+        since=since,
+        after=after,
+        limit=limit,
+        columns=_user_columns(tenant),
+    )
 
 
 def user_get(*, tenant: Tenant, user_id: uuid.UUID) -> dict[str, Any] | None:
@@ -230,18 +238,18 @@ def user_get(*, tenant: Tenant, user_id: uuid.UUID) -> dict[str, Any] | None:
 
 
 def user_list(
-    *, tenant: Tenant, role: str | None, after: OpaqueKey | None, limit: int
+    *, tenant: Tenant, role: str | None, after: Position | None, limit: int
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """By full_name, then id."""
-    reps = Rep.objects.for_tenant(tenant)
-    if role is not None:
-        reps = reps.filter(role=role)
-    if after is not None:
-        name, last_id = after
-        reps = reps.filter(Q(full_name__gt=name) | Q(full_name=name, id__gt=last_id))
-    columns = _user_columns(tenant)
-    rows = list(reps.order_by("full_name", "id").values(**columns)[: limit + 1])
-    if len(rows) <= limit:
-        return rows, None
-    last = rows[limit - 1]
-    return rows[:limit], encode_opaque([last["w_full_name"], last["w_id"]])
+    """By full_name, then id. The cursor holds no name: ``after`` is the last row's
+    (updated_at, id) (api/cursors.py)."""
+    everyone = Rep.objects.for_tenant(tenant)
+    reps = everyone if role is None else everyone.filter(role=role)
+    return anchored_page(
+        reps,
+        anchors=everyone,
+        kind=cursors.USERS,
+        order=("full_name", "id"),
+        after=after,
+        limit=limit,
+        columns=_user_columns(tenant),
+    )

@@ -78,7 +78,9 @@ def scenario_upsert(*, scenario: Scenario) -> Scenario:
         stamp_if_changed(row=scenario, fields=(*SCENARIO_UPDATE_FIELDS, "created_at"))
         scenario.save()
         if adding:
-            deletions_forget(kind=Deletion.Kind.SCENARIO, ids=[scenario.pk])
+            deletions_forget(
+                kind=Deletion.Kind.SCENARIO, owners=[(scenario.tenant_id, scenario.pk)]
+            )
     return scenario
 
 
@@ -108,7 +110,7 @@ def scenario_bulk_upsert(*, rows: list[dict[str, Any]], now: datetime) -> None:
         stamp=stamp,
     )
     bulk_upsert(model=Scenario, rows=defaulted, update_fields=SCENARIO_UPDATE_FIELDS, stamp=stamp)
-    deletions_forget(kind=Deletion.Kind.SCENARIO, ids=[r["id"] for r in rows])
+    deletions_forget(kind=Deletion.Kind.SCENARIO, owners=[(r["tenant_id"], r["id"]) for r in rows])
 
 
 # -- sessions ---------------------------------------------------------------------------------
@@ -132,7 +134,7 @@ def session_upsert(*, session: Session) -> Session:
         session.save()
         touched = Touched()
         if stored is None:
-            deletions_forget(kind=Deletion.Kind.SESSION, ids=[session.pk])
+            deletions_forget(kind=Deletion.Kind.SESSION, owners=[(session.tenant_id, session.pk)])
         else:
             touched.add(stored["tenant_id"], stored["started_at"], stored["user_id"])
         touched.add(session.tenant_id, session.started_at, session.user_id)
@@ -187,7 +189,8 @@ def session_bulk_upsert(
         _keep_scored(stored, stamp)
     if len(stored) < len(rows):
         deletions_forget(
-            kind=Deletion.Kind.SESSION, ids=[r["id"] for r in rows if r["id"] not in stored_ids]
+            kind=Deletion.Kind.SESSION,
+            owners=[(r["tenant_id"], r["id"]) for r in rows if r["id"] not in stored_ids],
         )
     for row in rows:
         touched.add(row["tenant_id"], row["started_at"], row["user_id"])

@@ -1,7 +1,12 @@
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.cursors import SessionCursor
+from api import cursors
+from api.cursors import SessionCursor, StaleCursor
+from api.errors import InvalidParameter
 from api.examples import example
 from api.params import QueryParams
 from api.schema import (
@@ -92,6 +97,16 @@ def session_list_operation(shape, expansions: tuple[str, ...]):
     )
 
 
+@contextmanager
+def _stale_cursor_is_invalid() -> Iterator[None]:
+    """A name-ordered list's cursor whose row was changed or deleted since (api/cursors.py):
+    a 400 naming ``cursor``, like any cursor this list cannot resume from."""
+    try:
+        yield
+    except StaleCursor as exc:
+        raise InvalidParameter({"cursor": [str(exc)]}) from None
+
+
 class SessionViewSet(TenantScopedViewSet):
     required_scope = "sessions:read"
     # expand=<name>: the extra scope it needs (None: none beyond sessions:read).
@@ -111,7 +126,8 @@ class SessionViewSet(TenantScopedViewSet):
             status=params.choice("status", SESSION_STATUSES),
         )
         expand = params.choice_set("expand", tuple(self.expansions))
-        since, after = params.changes()
+        since = params.timestamp("updated_since")
+        after = params.cursor(cursors.SESSIONS_UPDATED) if since is not None else None
         cursor = None
         if since is None and (raw_cursor := params.raw("cursor")) is not None:
             try:
@@ -158,17 +174,19 @@ class ScenarioViewSet(TenantScopedViewSet):
     def list(self, request: Request) -> Response:
         params = QueryParams(request.query_params)
         limit = params.limit()
-        since, changed = params.changes()
-        after = params.opaque_cursor(size=3) if since is None else None
+        since = params.timestamp("updated_since")
+        after = params.cursor(cursors.SCENARIOS if since is None else cursors.SCENARIOS_UPDATED)
         params.validate()
         if since is not None:
             return page(
                 selectors.scenario_changes(
-                    tenant=self.tenant, since=since, after=changed, limit=limit
+                    tenant=self.tenant, since=since, after=after, limit=limit
                 ),
                 SCENARIO,
             )
-        return page(selectors.scenario_list(tenant=self.tenant, after=after, limit=limit), SCENARIO)
+        with _stale_cursor_is_invalid():
+            found = selectors.scenario_list(tenant=self.tenant, after=after, limit=limit)
+        return page(found, SCENARIO)
 
     @api_operation(
         operation_id="get_scenario",
@@ -204,8 +222,8 @@ class UserViewSet(TenantScopedViewSet):
         limit = params.limit()
         role = params.choice("role", USER_ROLES)
         include = params.choice("include", ("email",))
-        since, changed = params.changes()
-        after = params.opaque_cursor(size=2) if since is None else None
+        since = params.timestamp("updated_since")
+        after = params.cursor(cursors.USERS if since is None else cursors.USERS_UPDATED)
         params.validate()
         if include == "email":
             self.require_scope("users:email")
@@ -213,8 +231,10 @@ class UserViewSet(TenantScopedViewSet):
         included = EMAIL if include == "email" else frozenset()
         read = dict(tenant=self.tenant, role=role, limit=limit)
         if since is not None:
-            return page(selectors.user_changes(**read, since=since, after=changed), USER, included)
-        return page(selectors.user_list(**read, after=after), USER, included)
+            return page(selectors.user_changes(**read, since=since, after=after), USER, included)
+        with _stale_cursor_is_invalid():
+            found = selectors.user_list(**read, after=after)
+        return page(found, USER, included)
 
     @api_operation(
         operation_id="get_user",

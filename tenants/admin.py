@@ -14,6 +14,7 @@ from .services import (
     rep_upsert,
     tenant_delete,
     tenant_upsert,
+    token_bulk_delete,
     token_bulk_revoke,
     token_delete,
     token_save,
@@ -171,8 +172,7 @@ class ApiTokenAdmin(TellsServersAdmin):
         token_delete(token=obj)
 
     def delete_queryset(self, request, queryset) -> None:
-        for token in queryset:
-            token_delete(token=token)
+        token_bulk_delete(tokens=queryset)
 
     def response_add(self, request, obj: ApiToken, post_url_continue=None):
         raw = getattr(request, "_raw_api_token", None)

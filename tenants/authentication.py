@@ -62,6 +62,13 @@ def _token_by_hash(token_hash: str) -> ApiToken | None:
     return token
 
 
+def _locked_out(failures: ratelimit.Usage) -> RateLimited:
+    RATE_LIMITED.labels("failed_auth").inc()
+    return RateLimited(
+        failures.retry_after, "Too many failed authentication attempts; retry later."
+    )
+
+
 class BearerTokenAuthentication(BaseAuthentication):
     keyword = "bearer"
 
@@ -69,20 +76,22 @@ class BearerTokenAuthentication(BaseAuthentication):
         header = request.META.get("HTTP_AUTHORIZATION")
         if header is None:
             return None
+        # Past the failed-authentication limit every attempt is a 429, the right token
+        # included: guessing stops paying off. A lockout this process has seen costs nothing.
+        address = ratelimit.client_address(request)
+        reset_at = ratelimit.lockouts.until(address)
+        if reset_at is not None:
+            raise _locked_out(ratelimit.lockout_usage(reset_at))
         try:
-            return self._authenticate(header)
+            return self._authenticate(header, address)
         except (InvalidToken, TokenExpired, TokenRevoked):
-            # Counted on failure only, so a valid request costs no extra round trip. Past the
-            # limit the answer is 429 whatever was sent: guessing stops paying off.
-            failures = ratelimit.record_failed_auth(request)
+            # Counted on failure only, so a valid request costs no extra round trip.
+            failures = ratelimit.record_failed_auth(address)
             if failures.exceeded:
-                RATE_LIMITED.labels("failed_auth").inc()
-                raise RateLimited(
-                    failures.retry_after, "Too many failed authentication attempts; retry later."
-                ) from None
+                raise _locked_out(failures) from None
             raise
 
-    def _authenticate(self, header: str) -> tuple[TokenPrincipal, ApiToken]:
+    def _authenticate(self, header: str, address: str) -> tuple[TokenPrincipal, ApiToken]:
         scheme, _, raw = header.strip().partition(" ")
         raw = raw.strip()
         if scheme.lower() != self.keyword or not raw:
@@ -92,7 +101,10 @@ class BearerTokenAuthentication(BaseAuthentication):
         token_hash = tokens.hash_token(raw)
         # Counted, and the token epoch read, before the token is looked up: the order that
         # lets token_cache trust what it stores.
-        rate = ratelimit.hit_token(token_hash)
+        rate = ratelimit.hit_token(token_hash, address)
+        if rate.failed_auth > settings.API_FAILED_AUTH_PER_MINUTE:
+            # Locked out by another process: still before the database is asked.
+            raise _locked_out(ratelimit.lockout_usage(rate.reset_at))
         token = token_cache.get(token_hash, rate.epoch)
         if token is None:
             token = _token_by_hash(token_hash)

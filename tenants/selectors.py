@@ -6,6 +6,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from api.cursors import DELETIONS
+
 from .models import Deletion, Tenant
 from .shapes import DELETION
 from .sync import changed_page
@@ -23,6 +25,7 @@ def deletion_list(
     same guarantee as updated_since (tenants/sync.py)."""
     return changed_page(
         Deletion.objects.for_tenant(tenant).filter(object__in=kinds),
+        kind=DELETIONS,
         since=since,
         after=after,
         limit=limit,

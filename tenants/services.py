@@ -83,10 +83,18 @@ def deletions_record(
     )
 
 
-def deletions_forget(*, kind: str, ids: list[uuid.UUID]) -> None:
-    """These ids exist (again): their creation, stamped now, supersedes the old tombstone."""
-    for start in range(0, len(ids), 900):
-        Deletion.unscoped.filter(object=kind, object_id__in=ids[start : start + 900]).delete()
+def deletions_forget(*, kind: str, owners: list[tuple[uuid.UUID, uuid.UUID]]) -> None:
+    """These (tenant_id, id) exist (again): their creation, stamped now, supersedes their
+    tenant's old tombstone. Only their own tenant's: an id another tenant deleted stays listed
+    in that tenant's feed."""
+    by_tenant: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for tenant_id, object_id in owners:
+        by_tenant.setdefault(tenant_id, []).append(object_id)
+    for tenant_id, ids in by_tenant.items():
+        for start in range(0, len(ids), 900):
+            Deletion.unscoped.filter(
+                tenant_id=tenant_id, object=kind, object_id__in=ids[start : start + 900]
+            ).delete()
 
 
 def deletions_prune(*, before: datetime) -> int:
@@ -115,7 +123,13 @@ def token_caches_invalidate() -> None:
     """Tells every server process, once the current transaction commits, that its cached tokens
     are stale; retried for API_TOKEN_EPOCH_RETRY_SECONDS, then TokenCachesStale (raised where
     the transaction ends). After the commit: told earlier, a request could load the old row and
-    cache it under the new epoch."""
+    cache it under the new epoch.
+
+    Only for a change to a stored token or tenant (or its deletion): a row being added needs
+    none, as nothing can have cached it (a token unknown to the database is never cached), and
+    a bump that fails would report an error for a creation that succeeded. A change of many
+    rows calls this once, in one transaction: one bump, one retry period when Redis is silent.
+    """
 
     def bump() -> None:
         if not ratelimit.bump_token_epoch(retry_seconds=settings.API_TOKEN_EPOCH_RETRY_SECONDS):
@@ -129,8 +143,10 @@ def token_caches_invalidate() -> None:
 
 def tenant_upsert(*, tenant: Tenant) -> Tenant:
     with transaction.atomic():
+        adding = tenant._state.adding
         tenant.save()
-        token_caches_invalidate()  # a deactivated tenant's tokens stop at once
+        if not adding:  # a new tenant has no tokens yet
+            token_caches_invalidate()  # a deactivated tenant's tokens stop at once
     return tenant
 
 
@@ -140,9 +156,24 @@ def tenant_delete(*, tenant: Tenant) -> None:
         token_caches_invalidate()
 
 
-def tenant_bulk_upsert(*, rows: list[dict[str, Any]]) -> None:
-    """Rows of ``Tenant`` fields by id (the importer's batches)."""
+def tenant_bulk_upsert(*, rows: list[dict[str, Any]]) -> bool:
+    """Rows of ``Tenant`` fields by id (the importer's batches). Returns whether a stored tenant
+    changed (renamed, a new slug): the servers' cached tokens hold their tenant, so the caller
+    then calls ``token_caches_invalidate``, once for its whole transaction (the importer: once
+    per import, not per batch). New tenants need no bump: they have no tokens yet."""
+    stored = {
+        values[0]: values[1:]
+        for values in Tenant._base_manager.filter(id__in=[row["id"] for row in rows]).values_list(
+            "id", *TENANT_UPDATE_FIELDS
+        )
+    }
+    changed = any(
+        row["id"] in stored
+        and stored[row["id"]] != tuple(row[name] for name in TENANT_UPDATE_FIELDS)
+        for row in rows
+    )
     bulk_upsert(model=Tenant, rows=rows, update_fields=TENANT_UPDATE_FIELDS)
+    return changed
 
 
 # -- reps -------------------------------------------------------------------------------------
@@ -155,7 +186,7 @@ def rep_upsert(*, rep: Rep) -> Rep:
         stamp_if_changed(row=rep, fields=tuple(REP_UPDATE_FIELDS))
         rep.save()
         if adding:
-            deletions_forget(kind=Deletion.Kind.USER, ids=[rep.pk])
+            deletions_forget(kind=Deletion.Kind.USER, owners=[(rep.tenant_id, rep.pk)])
     return rep
 
 
@@ -174,7 +205,7 @@ def rep_bulk_delete(*, reps: QuerySet[Rep]) -> None:
 
 def rep_bulk_upsert(*, rows: list[dict[str, Any]]) -> None:
     bulk_upsert(model=Rep, rows=rows, update_fields=REP_UPDATE_FIELDS, stamp=change_stamp())
-    deletions_forget(kind=Deletion.Kind.USER, ids=[r["id"] for r in rows])
+    deletions_forget(kind=Deletion.Kind.USER, owners=[(r["tenant_id"], r["id"]) for r in rows])
 
 
 # -- tokens -----------------------------------------------------------------------------------
@@ -205,10 +236,14 @@ def token_create(
 
 
 def token_save(*, token: ApiToken) -> ApiToken:
-    """Admin's add and change (the form has validated it)."""
+    """Admin's add and change (the form has validated it). Only a change tells the servers: a
+    new token cannot be in any cache, and its raw value (shown once, on the page that follows
+    the save) must not be lost to an error about Redis."""
     with transaction.atomic():
+        adding = token._state.adding
         token.save()
-        token_caches_invalidate()
+        if not adding:
+            token_caches_invalidate()
     return token
 
 
@@ -225,10 +260,12 @@ def token_revoke(*, token: ApiToken) -> ApiToken:
 
 def token_bulk_revoke(*, tokens: QuerySet[ApiToken]) -> int:
     """Admin's action: one transaction, one message to the servers. Returns how many tokens
-    were newly revoked."""
+    were newly revoked. Tokens revoked already are told again (as token_revoke does); no token
+    at all (create_token --replace of a name not used yet) tells nothing."""
     with transaction.atomic():
         revoked = tokens.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
-        token_caches_invalidate()
+        if revoked or tokens.exists():
+            token_caches_invalidate()
     return revoked
 
 
@@ -236,3 +273,13 @@ def token_delete(*, token: ApiToken) -> None:
     with transaction.atomic():
         token.delete()
         token_caches_invalidate()
+
+
+def token_bulk_delete(*, tokens: QuerySet[ApiToken]) -> int:
+    """Admin's "delete selected": one transaction, one message to the servers (not one per
+    token, each retrying for API_TOKEN_EPOCH_RETRY_SECONDS when Redis is silent). Returns how
+    many tokens were deleted."""
+    with transaction.atomic():
+        deleted = tokens.delete()[1].get(ApiToken._meta.label, 0)
+        token_caches_invalidate()
+    return deleted

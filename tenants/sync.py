@@ -110,6 +110,7 @@ def sync_horizon() -> datetime:
 def changed_page(
     rows: QuerySet,
     *,
+    kind: str,
     since: datetime,
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
@@ -120,7 +121,8 @@ def changed_page(
     """One page of ``rows`` (already scoped and filtered) changed at or after ``since`` and
     below the horizon, oldest change first by ``(field, id)``, keyset-paged on that pair (the
     (tenant, field, id) index: page 1,000 costs what page 1 costs). ``columns`` must render
-    ``field`` as ``w_<field>`` and ``tiebreak`` (a UUID) as ``w_id``."""
+    ``field`` as ``w_<field>`` and ``tiebreak`` (a UUID) as ``w_id``. The next page's cursor
+    names ``kind``, the list that issues it (api/cursors.py)."""
     horizon = sync_horizon()
     page = rows.filter(**{f"{field}__gte": since, f"{field}__lt": horizon})
     if after is not None:
@@ -130,4 +132,4 @@ def changed_page(
         return found, None
     last = found[limit - 1]
     # Rendered at full precision (trailing zeros trimmed): the exact instant.
-    return found[:limit], encode_opaque([last[f"w_{field}"], last["w_id"]])
+    return found[:limit], encode_opaque(kind, last[f"w_{field}"], last["w_id"])

@@ -5,6 +5,7 @@ from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.cursors import DELETIONS
 from api.errors import ResyncRequired
 from api.examples import example
 from api.params import QueryParams
@@ -83,7 +84,7 @@ class DeletionViewSet(TenantScopedViewSet):
         limit = params.limit()
         since = params.timestamp("since")
         kind = params.choice("object", tuple(DeletionKind.values))
-        after = params.change_cursor()
+        after = params.cursor(DELETIONS)  # another list's: a 400 here, never a 410
         params.validate()
         if kind is not None:
             self.require_scope(SCOPE_OF_KIND[kind])

@@ -20,6 +20,7 @@ def _fresh_rate_limits():
         cache.clear()
     ratelimit.breaker.reset()
     ratelimit.local_counts.reset()
+    ratelimit.lockouts.reset()
     yield
 
 

@@ -128,11 +128,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "tcp_user_timeout": 30_000,
     }.items():
         _options.setdefault(_name, _value)
+    # Django's backend, hooked so that a connection a request opens, and its health check, go
+    # through the database's circuit breaker and deadline (api/dbguard.py, api/postgresql/).
+    DATABASES["default"]["ENGINE"] = "api.postgresql"
 
 # A request's database call running past this is cut from outside (api/dbguard.py), so that a
 # server that hangs without a word cannot hold worker threads: above the statement timeout,
 # which a server that still answers enforces itself. 0 turns it off.
 API_DB_CALL_DEADLINE_SECONDS = env_int("API_DB_CALL_DEADLINE_SECONDS", 12)
+# The database's circuit breaker (api/dbguard.py), per server process: this many calls cut at
+# the deadline or connections that failed to open, within the window, open it; while open,
+# requests that need the database are answered 503 (Retry-After) at once instead of each holding
+# a worker thread for the deadline, so the threads stay free for the rest (/healthz). After
+# the open period one request at a time tries the database, and its success closes the breaker.
+# 0 failures turns it off.
+API_DB_BREAKER_FAILURES = env_int("API_DB_BREAKER_FAILURES", 3)
+API_DB_BREAKER_WINDOW_SECONDS = env_int("API_DB_BREAKER_WINDOW_SECONDS", 30)
+API_DB_BREAKER_OPEN_SECONDS = env_int("API_DB_BREAKER_OPEN_SECONDS", 5)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -47,6 +47,31 @@ def test_an_unknown_path_is_one_series_not_one_per_path():
     assert after == before + 3
 
 
+def test_a_caller_cannot_mint_label_values_with_method_names(api):
+    """Found by a review: 200 custom methods made 200 new series."""
+
+    def series() -> set[tuple]:
+        return {
+            tuple(sorted(s.labels.items()))
+            for metric in REGISTRY.collect()
+            for s in metric.samples
+            if s.name.startswith("api_")
+        }
+
+    api.generic("FOO", "/api/v1/token")  # one first "other" series may be new
+    known = series()
+    for n in range(20):
+        assert api.generic(f"X{n}YZ", "/api/v1/token").status_code in (400, 405)
+    assert series() == known
+    values = {
+        dict(labels).get("method")
+        for labels in series()
+        if dict(labels).get("endpoint") == "api:token" and "method" in dict(labels)
+    }
+    assert values <= {"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE", "other"}
+    assert "other" in values
+
+
 def test_refusals_and_database_failures_are_counted(client_for, tenant, settings, monkeypatch):
     settings.API_RATE_LIMIT_PER_MINUTE = 1
     api = client_for(tenant)

@@ -96,7 +96,7 @@ def test_every_api_response_forbids_caching_and_varies_on_the_token(
 
 @pytest.fixture
 def fresh_schema(monkeypatch):
-    monkeypatch.setattr(SchemaView, "_cached", {})
+    monkeypatch.setattr(SchemaView, "_document", None)
     calls = []
     generate = SchemaView.generator_class.get_schema
 
@@ -115,6 +115,26 @@ def test_the_schema_is_generated_once_per_process(fresh_schema):
     assert first.status_code == second.status_code == 200
     assert first.content == second.content
     assert len(fresh_schema) == 1
+
+
+@pytest.mark.parametrize(
+    "version", ["2.0", 'a"; filename="evil.html', "%00", "\u202e", "x" * 2000, "1.0.0"]
+)
+def test_the_schema_is_one_document_whatever_the_query_says(fresh_schema, version):
+    """Found by a review: each ?version= value was generated and kept forever, and the value
+    landed in info.version and in the Content-Disposition filename (and a NUL made gunicorn
+    refuse the header: a 500 outside the envelope)."""
+    plain = Client().get("/api/v1/schema?format=json")
+    for query in ({"version": version}, {"version": version, "format": "json"}):
+        response = Client().get("/api/v1/schema", {**query, "format": "json"})
+        assert response.status_code == 200
+        assert response.content == plain.content
+        assert response["Content-Disposition"] == plain["Content-Disposition"]
+        assert response["Content-Disposition"] == 'inline; filename="Role-play reporting API.json"'
+    assert response.json()["info"]["version"] == "1.0.0"
+    yaml = Client().get("/api/v1/schema", {"version": version})
+    assert yaml["Content-Disposition"] == 'inline; filename="Role-play reporting API.yaml"'
+    assert len(fresh_schema) == 1  # one document, whatever was asked
 
 
 def test_concurrent_first_requests_for_the_schema_all_succeed(fresh_schema):
@@ -145,3 +165,11 @@ def test_redoc_may_load_images_from_this_host_only():
     response = Client().get("/api/v1/redoc")
     assert response.status_code == 200
     assert response["Content-Security-Policy"] == "img-src 'self' data:"
+
+
+def test_the_front_door_keeps_a_moved_admin_to_itself(settings):
+    """Found by a review: with ADMIN_URL_PATH moved, / linked to it."""
+    settings.ADMIN_URL_PATH = "ops-7f3a9/"
+    page = Client().get("/").content.decode()
+    assert "ops-7f3a9" not in page and "Admin</a>" not in page
+    assert 'href="/api/v1/docs' in page

@@ -1,15 +1,18 @@
 """Whatever a query string holds, the parameter parsers and the cursor decoders either accept
 it or say what is wrong: never another exception (a 500), and what they issue they accept."""
 
+import base64
 import uuid
 from datetime import UTC
 from urllib.parse import urlencode
 
+import orjson
+import pytest
 from django.http import QueryDict
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api.cursors import SessionCursor, decode_opaque, encode_opaque
+from api.cursors import KINDS, SessionCursor, decode_opaque, encode_opaque
 from api.errors import InvalidParameter
 from api.params import QueryParams
 
@@ -32,7 +35,7 @@ def test_query_parameters_parse_or_are_named_as_bad(pairs):
         "period": params.period(),
         "user_id": params.uuid("user_id"),
         "status": params.choice("status", ("scored", "completed")),
-        "cursor": params.opaque_cursor(size=2),
+        "cursor": params.cursor("users"),
     }
     try:
         params.validate()
@@ -41,6 +44,8 @@ def test_query_parameters_parse_or_are_named_as_bad(pairs):
         assert set(exc.errors) <= set(NAMES)
         return
     assert 1 <= values["limit"] <= 100
+    raw_limit = params.raw("limit")
+    assert raw_limit is None or str(values["limit"]) == raw_limit  # exactly as sent, no padding
     start, end = values["period"]
     assert start is None or end is None or start <= end
     assert values["user_id"] is None or isinstance(values["user_id"], uuid.UUID)
@@ -62,19 +67,40 @@ def test_session_cursors_round_trip(started_at, tie):
     assert SessionCursor.decode(cursor.encode()) == cursor
 
 
-@given(
-    st.one_of(st.text(max_size=60), st.binary(max_size=40).map(lambda b: b.hex())),
-    st.integers(1, 4),
+kinds = st.sampled_from(sorted(KINDS))
+# What a client could send as an opaque cursor: any text, or any JSON array in URL-safe base64.
+json_items = st.one_of(
+    st.text(max_size=20), st.integers(), st.none(), kinds, st.uuids().map(str), almost
 )
-def test_any_opaque_cursor_decodes_or_is_a_value_error(text, size):
+opaque_like = st.lists(json_items, max_size=4).map(
+    lambda key: base64.urlsafe_b64encode(orjson.dumps(key)).decode().rstrip("=")
+)
+
+
+@given(
+    st.one_of(st.text(max_size=60), st.binary(max_size=40).map(lambda b: b.hex()), opaque_like),
+    kinds,
+)
+def test_any_opaque_cursor_decodes_or_is_a_value_error(text, kind):
     try:
-        key = decode_opaque(text, size)
+        at, row_id = decode_opaque(text, kind)
     except ValueError:
         return
-    assert len(key) == size and isinstance(key[-1], uuid.UUID)
+    assert at.tzinfo is UTC and isinstance(row_id, uuid.UUID)
 
 
-@given(st.lists(st.text(max_size=20).filter(lambda s: "\x00" not in s), max_size=3), st.uuids())
-def test_opaque_cursors_round_trip(parts, row_id):
-    raw = encode_opaque([*parts, str(row_id)])
-    assert decode_opaque(raw, len(parts) + 1) == (*parts, row_id)
+@given(kinds, st.datetimes(timezones=st.just(UTC)), st.uuids(), kinds)
+def test_opaque_cursors_round_trip_only_at_their_own_kind(kind, at, row_id, elsewhere):
+    raw = encode_opaque(kind, at, row_id)
+    assert decode_opaque(raw, kind) == (at, row_id)
+    if elsewhere != kind:
+        with pytest.raises(ValueError, match="was issued by"):
+            decode_opaque(raw, elsewhere)
+    with pytest.raises(ValueError, match="was issued by"):
+        SessionCursor.decode(raw)  # nor is it a plain /sessions cursor
+
+
+@given(st.datetimes(timezones=st.just(UTC)), st.none() | st.uuids(), kinds)
+def test_a_plain_sessions_cursor_is_no_opaque_cursor(started_at, tie, kind):
+    with pytest.raises(ValueError, match="was issued by /sessions"):
+        decode_opaque(SessionCursor(started_at, tie).encode(), kind)

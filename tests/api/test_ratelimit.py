@@ -116,7 +116,8 @@ def test_an_unavailable_store_is_logged_once_a_minute_not_per_request(caplog, mo
     with caplog.at_level(logging.DEBUG, logger="api.ratelimit"):
         for n in range(1, 6):
             ratelimit.breaker.reset()  # each call a breaker period later: each one asks
-            assert ratelimit.hit_token("ab" * 32).count == n  # counted here, never failing
+            # counted here, never failing
+            assert ratelimit.hit_token("ab" * 32, "10.0.0.1").count == n
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and warnings[0].exc_info
     assert sum(r.levelno == logging.DEBUG for r in caplog.records) == 4
@@ -152,3 +153,46 @@ def test_client_ip_is_an_address_or_nothing(rf, settings):
     assert client_ip(rf.get("/", HTTP_X_FORWARDED_FOR="2001:DB8::1")) == "2001:db8::1"
     assert client_ip(rf.get("/", HTTP_X_FORWARDED_FOR="not-an-address")) is None
     assert client_ip(None) is None
+
+
+@pytest.mark.parametrize("hops", [0, 1])
+def test_past_the_failed_auth_limit_the_right_token_is_refused_before_any_work(
+    client_for, tenant, settings, hops, django_assert_num_queries, monkeypatch
+):
+    """Found by a review: after 31 bad tokens from one address, a valid one got 200."""
+    from rest_framework.test import APIClient
+
+    from api import ratelimit
+    from tenants import tokens
+
+    settings.API_FAILED_AUTH_PER_MINUTE = 3
+    settings.API_TRUSTED_PROXY_HOPS = hops
+    where = {"REMOTE_ADDR": "10.0.0.1"}
+    if hops:
+        where["HTTP_X_FORWARDED_FOR"] = "203.0.113.7"
+    guesser = APIClient(HTTP_AUTHORIZATION="Bearer rpt_guess")
+    assert [guesser.get("/api/v1/token", **where).status_code for _ in range(4)] == [401] * 3 + [
+        429
+    ]
+    valid = client_for(tenant)
+    hashed = []
+    monkeypatch.setattr(tokens, "hash_token", lambda raw: hashed.append(raw) or "0" * 64)
+    with django_assert_num_queries(0):
+        response = valid.get("/api/v1/token", **where)
+    assert response.status_code == 429 and response.json()["code"] == "rate_limited"
+    assert 1 <= int(response["Retry-After"]) <= 60
+    assert hashed == []  # this process knew: not even the hash was computed
+    monkeypatch.undo()
+
+    # Another server process knows nothing of the lockout but what the shared store says: it
+    # learns it on the token counter's round trip, still before the database is asked.
+    ratelimit.lockouts.reset()
+    with django_assert_num_queries(0):
+        assert valid.get("/api/v1/token", **where).status_code == 429
+    # Another address with the same token is not affected.
+    other = (
+        {"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": "198.51.100.4"}
+        if hops
+        else {"REMOTE_ADDR": "10.0.0.9"}
+    )
+    assert valid.get("/api/v1/token", **other).status_code == 200

@@ -4,7 +4,10 @@ Loaded with ``SCHEMATHESIS_HOOKS=tests.contract.st_hooks``. They narrow *positiv
 every phase, to requests the contract calls valid, and nothing else:
 
 - ``cursor`` must be a ``next_cursor`` the server issued (or, for sessions, any ISO 8601
-  instant); a random string is a malformed cursor, which the contract makes a 400.
+  instant), by the same list and kind of list (with ``updated_since`` or without); a random
+  string, or another list's cursor, is one the contract makes a 400. A ``/scenarios`` or
+  ``/users`` cursor (without ``updated_since``) names a row of the live data by its id and
+  ``updated_at``, which no generator here knows: such cases are left to negative generation.
 - ``from`` must not be later than ``to`` (a cross-parameter rule); the defaulted bounds of the
   summary follow the same rule.
 - ``/deletions`` resumes (``since`` or its cursor) within the retention window; an older
@@ -24,11 +27,21 @@ from schemathesis.generation.modes import GenerationMode
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
 
+from api import cursors
 from api.cursors import SessionCursor, decode_opaque, encode_opaque
 from api.formats import rfc3339
 from api.params import before, parse_timestamp
 
-OPAQUE_SIZES = {"/scenarios": 3, "/users": 2}
+# The list's path -> its kind of cursor without updated_since and with it (api/cursors.py).
+KINDS = {
+    "/sessions": (None, cursors.SESSIONS_UPDATED),  # None: the plain <instant>[~<id>] form
+    "/scorecards": (cursors.SCORECARDS, cursors.SCORECARDS_UPDATED),
+    "/scenarios": (cursors.SCENARIOS, cursors.SCENARIOS_UPDATED),
+    "/users": (cursors.USERS, cursors.USERS_UPDATED),
+    "/deletions": (cursors.DELETIONS, cursors.DELETIONS),
+}
+# Kinds whose position is a row of the data (its id and updated_at), not an instant.
+ANCHORED = {cursors.SCENARIOS, cursors.USERS}
 # analytics.views.DEFAULT_PERIOD, which cannot be imported here: schemathesis loads this module
 # before Django is set up.
 SUMMARY_PERIOD = timedelta(days=30)
@@ -36,28 +49,18 @@ SUMMARY_PERIOD = timedelta(days=30)
 DELETIONS_KEPT = timedelta(days=89)
 
 
-def _change_cursor_ok(raw: str) -> bool:
-    try:
-        at, _ = decode_opaque(raw, 2)
-        parse_timestamp(at)
-    except ValueError:
-        return False
-    return True
-
-
 def _cursor_ok(path: str, raw: str, query: dict) -> bool:
-    # With updated_since, and on the lists ordered by a timestamp, a cursor is an opaque
-    # (timestamp, id).
-    if "updated_since" in query or path.endswith(("/scorecards", "/deletions")):
-        return _change_cursor_ok(raw)
+    kinds = next((k for suffix, k in KINDS.items() if path.endswith(suffix)), None)
+    if kinds is None:
+        return True
+    kind = kinds[1] if "updated_since" in query else kinds[0]
+    if kind in ANCHORED:
+        return False
     try:
-        if path.endswith("/sessions"):
+        if kind is None:
             SessionCursor.decode(raw)
         else:
-            size = next((n for suffix, n in OPAQUE_SIZES.items() if path.endswith(suffix)), None)
-            if size is None:
-                return True
-            decode_opaque(raw, size)
+            decode_opaque(raw, kind)
     except ValueError:
         return False
     return True
@@ -86,7 +89,7 @@ def _deletions_start_ok(path: str, query: dict) -> bool:
         if isinstance(query.get("since"), str):
             starts.append(parse_timestamp(query["since"]))
         if isinstance(query.get("cursor"), str):
-            starts.append(parse_timestamp(decode_opaque(query["cursor"], 2)[0]))
+            starts.append(decode_opaque(query["cursor"], cursors.DELETIONS)[0])
     except ValueError:
         return True  # malformed values are negative cases, kept as generated
     return not starts or max(starts) >= datetime.now(UTC) - DELETIONS_KEPT
@@ -114,25 +117,21 @@ _uuids = st.uuids().map(str)
 _instants = st.datetimes(
     min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
 )
+
+
+def _opaque(*kinds: str):
+    return st.tuples(st.sampled_from(kinds), _instants, _uuids).map(lambda key: encode_opaque(*key))
+
+
 schemathesis.openapi.format(
     "session-cursor",
     st.one_of(
         _instants.map(rfc3339),
         st.tuples(_instants.map(rfc3339), _uuids).map("~".join),
+        _opaque(cursors.SESSIONS_UPDATED),
     ),
 )
-schemathesis.openapi.format(
-    "scenario-cursor",
-    st.tuples(st.sampled_from(["active", "archived"]), st.text(max_size=30), _uuids).map(
-        lambda key: encode_opaque(list(key))
-    ),
-)
-schemathesis.openapi.format(
-    "user-cursor",
-    st.tuples(st.text(max_size=30), _uuids).map(lambda key: encode_opaque(list(key))),
-)
-_change_cursors = st.tuples(_instants.map(rfc3339), _uuids).map(
-    lambda key: encode_opaque(list(key))
-)
-schemathesis.openapi.format("scorecard-cursor", _change_cursors)
-schemathesis.openapi.format("deletion-cursor", _change_cursors)
+schemathesis.openapi.format("scenario-cursor", _opaque(*KINDS["/scenarios"]))
+schemathesis.openapi.format("user-cursor", _opaque(*KINDS["/users"]))
+schemathesis.openapi.format("scorecard-cursor", _opaque(*KINDS["/scorecards"]))
+schemathesis.openapi.format("deletion-cursor", _opaque(cursors.DELETIONS))

@@ -1,12 +1,15 @@
-"""The schemathesis hooks accept exactly the periods the server accepts."""
+"""The schemathesis hooks accept exactly the periods and cursors the server accepts."""
 
 import subprocess
 import sys
+from datetime import UTC, datetime
 
 import pytest
 
 from analytics.views import DEFAULT_PERIOD
-from tests.contract.st_hooks import SUMMARY_PERIOD, _period_ok
+from api import cursors
+from api.formats import rfc3339
+from tests.contract.st_hooks import SUMMARY_PERIOD, _cursor_ok, _period_ok
 
 SUMMARY = "/api/v1/analytics/summary"
 
@@ -36,3 +39,38 @@ def test_the_hooks_load_before_django_is_set_up():
         [sys.executable, "-c", "import tests.contract.st_hooks"], capture_output=True, text=True
     )
     assert loaded.returncode == 0, loaded.stderr
+
+
+_AT = datetime(2026, 5, 6, 17, 0, tzinfo=UTC)
+_ID = "30000000-0000-0000-0000-000000000001"
+
+
+@pytest.mark.parametrize(
+    ("path", "kind", "query", "valid"),
+    [
+        ("/api/v1/scorecards", cursors.SCORECARDS, {}, True),
+        ("/api/v1/scorecards", cursors.SCORECARDS_UPDATED, {"updated_since": "2026-01-01"}, True),
+        ("/api/v1/scorecards", cursors.SCORECARDS_UPDATED, {}, False),
+        ("/api/v1/scorecards", cursors.DELETIONS, {}, False),
+        ("/api/v1/deletions", cursors.DELETIONS, {}, True),
+        ("/api/v1/deletions", cursors.SCORECARDS, {}, False),
+        ("/api/v1/sessions", cursors.SESSIONS_UPDATED, {"updated_since": "2026-01-01"}, True),
+        ("/api/v1/sessions", cursors.SESSIONS_UPDATED, {}, False),
+        ("/api/v1/users", cursors.USERS_UPDATED, {"updated_since": "2026-01-01"}, True),
+        # A position in the live data, which no generated cursor knows: negative cases only.
+        ("/api/v1/users", cursors.USERS, {}, False),
+        ("/api/v1/scenarios", cursors.SCENARIOS, {}, False),
+    ],
+)
+def test_cursor_rule(path, kind, query, valid):
+    """A positive case carries a cursor of the list and kind it is sent to, as the server
+    requires (tests/api/test_cursors.py)."""
+    assert _cursor_ok(path, cursors.encode_opaque(kind, _AT, _ID), query) is valid
+
+
+def test_plain_sessions_cursors_only_at_plain_sessions():
+    plain = rfc3339(_AT)
+    assert _cursor_ok("/api/v1/sessions", plain, {}) is True
+    assert _cursor_ok("/api/v1/sessions", f"{plain}~{_ID}", {}) is True
+    assert _cursor_ok("/api/v1/sessions", plain, {"updated_since": "2026-01-01"}) is False
+    assert _cursor_ok("/api/v1/scorecards", plain, {}) is False

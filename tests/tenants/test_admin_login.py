@@ -65,3 +65,8 @@ def test_admin_can_move_to_a_path_of_the_operators_choosing(tmp_path):
             urllib.request.urlopen(f"{base}/admin/login/", timeout=5)
         assert gone.value.code == 404
         assert gone.value.headers["Content-Type"] == "application/json"
+        # Found by a review: the public front page linked to the moved admin.
+        with urllib.request.urlopen(f"{base}/", timeout=5) as response:
+            front = response.read().decode()
+        assert "ops-7f3" not in front and "Admin</a>" not in front
+        assert "/api/v1/docs" in front

@@ -425,3 +425,68 @@ def test_an_import_of_new_scored_sessions_does_not_rewrite_them_for_their_scorec
             "SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'sessions_api_session'"
         )
         assert cursor.fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("through", ["import", "services"])
+def test_another_tenants_write_of_a_reused_id_leaves_this_tenants_deletions_as_they_were(
+    tmp_path, acme_api, through
+):
+    """Found by a review: tombstones were forgotten by (object, id) alone, so a tenant that
+    reused an id another tenant had deleted erased it from that tenant's feed."""
+    gone = [L.scorecard(1), L.session(1), L.session(2), L.scenario(1), L.user(1), L.user(2)]
+    deletes = [
+        {"type": "delete", "object": r["type"], "id": r["id"], "tenant_id": L.ACME} for r in gone
+    ]
+    L.run_import(L.write_file(tmp_path, deletes, "delete.jsonl"))
+    before = _deletions(acme_api)
+    assert {d["object"] for d in before} == {"scorecard", "session", "scenario", "user"}
+    # Globex now holds records under the very ids Acme deleted, of every kind.
+    reused = [
+        L.user(1, tenant_id=L.GLOBEX),
+        L.scenario(1, tenant_id=L.GLOBEX),
+        L.session(1, tenant_id=L.GLOBEX, status="scored"),
+        L.scorecard(1, tenant_id=L.GLOBEX),
+    ]
+    if through == "import":
+        L.run_import(L.write_file(tmp_path, reused, "reuse.jsonl"))
+    else:
+        from scorecards.models import Scorecard as Card
+        from scorecards.services import scorecard_upsert
+        from sessions_api.models import Scenario
+        from sessions_api.services import scenario_upsert, session_upsert
+        from tenants.models import Rep
+        from tenants.services import rep_upsert
+
+        globex = Tenant.objects.get(id=L.GLOBEX)
+        rep = rep_upsert(rep=Rep(id=L.user(1)["id"], tenant=globex, full_name="Reused"))
+        scenario = scenario_upsert(
+            scenario=Scenario(
+                id=L.scenario(1)["id"], tenant=globex, name="Reused", created_at=timezone.now()
+            )
+        )
+        session = session_upsert(
+            session=Session(
+                id=L.session(1)["id"],
+                tenant=globex,
+                user=rep,
+                scenario=scenario,
+                status="completed",
+                started_at=timezone.now(),
+            )
+        )
+        scorecard_upsert(
+            scorecard=Card(
+                id=L.scorecard(1)["id"],
+                tenant=globex,
+                session=session,
+                overall_score=50,
+                verdict="solid",
+                created_at=timezone.now(),
+            )
+        )
+    assert Session.unscoped.filter(id=L.session(1)["id"], tenant_id=L.GLOBEX).exists()
+    assert _deletions(acme_api) == before
+    # Acme reusing its own deleted id still supersedes its own tombstone.
+    L.run_import(L.write_file(tmp_path, [L.user(2)], "recreate.jsonl"))
+    assert L.user(2)["id"] not in {d["id"] for d in _deletions(acme_api)}
+    assert len(_deletions(acme_api)) == len(before) - 1

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import BinaryIO
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
@@ -103,3 +104,12 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{verb} {counts or 'nothing'} from {_count(result.lines, 'line')} in {elapsed:.1f}s."
         )
+        if result.token_caches_stale:
+            # The import stands; only names and slugs in the servers' token caches lag (an
+            # import changes no token and no tenant's is_active). A re-import would change
+            # nothing, hence tell nothing: the entries simply expire.
+            self.stderr.write(
+                "Warning: a tenant was renamed, but Redis did not answer, so the API servers "
+                "were not told: each may go on showing the tenant's old name and slug (in "
+                f"logs too) for up to {settings.API_TOKEN_CACHE_SECONDS} s."
+            )

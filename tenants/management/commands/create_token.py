@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tenants.models import ApiToken, Tenant
 from tenants.scopes import ALL_SCOPES, parse_scopes
-from tenants.services import token_bulk_revoke, token_create
+from tenants.services import TokenCachesStale, token_bulk_revoke, token_create
 
 
 class Command(BaseCommand):
@@ -50,10 +50,14 @@ class Command(BaseCommand):
                 raise CommandError(
                     "--expires-at must fall between years 1 and 9999 in UTC"
                 ) from None
+        stale = None
         if options["replace"]:
-            token_bulk_revoke(
-                tokens=ApiToken.objects.filter(tenant=tenant, name=options["name"].strip())
-            )
+            try:
+                token_bulk_revoke(
+                    tokens=ApiToken.objects.filter(tenant=tenant, name=options["name"].strip())
+                )
+            except TokenCachesStale as exc:
+                stale = exc  # revoked in the database: the new token is still made and shown
         try:
             _token, raw = token_create(
                 tenant=tenant,
@@ -71,3 +75,8 @@ class Command(BaseCommand):
                 )
             ) from None
         self.stdout.write(raw)
+        if stale is not None:
+            # The token above is the only copy: printed first, then the revocation's failure.
+            raise CommandError(
+                f"the new token is made and printed above, but revoking the old: {stale}"
+            )
