@@ -29,7 +29,7 @@ max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "50000"))
 max_requests_jitter = max_requests // 10
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 
-# Metrics summed across the worker processes (api/observability.py): each writes its counts to
+# Metrics summed across the worker processes (core/observability.py): each writes its counts to
 # files in this folder, which GET /metrics reads. A fresh folder per server start.
 _own_metrics_dir = None
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from sessions_api.models import ScenarioDay, TenantDay
+from roleplay.models import ScenarioDay, TenantDay
 
 
 class RollupAdmin(admin.ModelAdmin):

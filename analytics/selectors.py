@@ -1,6 +1,6 @@
 """The analytics summary, computed from the same rows the list endpoints return.
 
-``summary`` reads whole UTC days from the rollups (sessions_api/models.py) and only the partial
+``summary`` reads whole UTC days from the rollups (roleplay/models.py) and only the partial
 days at the ends of the period from the sessions; ``summary_plain`` is the plain aggregate over
 the sessions, the definition it must always equal (a property test compares them).
 """
@@ -15,10 +15,10 @@ from functools import reduce
 
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Sum, Value
 
-from api import compiled
-from sessions_api.models import RepSpan, ScenarioDay, Session, TenantDay
-from sessions_api.rollups import day_of, start_of
-from tenants.models import Rep, Tenant
+from core import compiled
+from roleplay.models import Rep, RepSpan, ScenarioDay, Session, TenantDay
+from roleplay.rollups import day_of, start_of
+from tenants.models import Tenant
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ def _edges(
 
 
 def _one_row(queryset, **figures):
-    """A single-row aggregate as a ``values()`` queryset, which api.compiled can cache."""
+    """A single-row aggregate as a ``values()`` queryset, which core.compiled can cache."""
     return queryset.annotate(one=Value(1, IntegerField())).values("one").annotate(**figures)
 
 
@@ -164,7 +164,7 @@ def summary(
     )
 
 
-# Query builders for api.compiled: values in ``v``, the rest of the shape as keywords.
+# Query builders for core.compiled: values in ``v``, the rest of the shape as keywords.
 
 
 def _sessions(v):

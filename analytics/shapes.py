@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api import shapes as f
+from core import shapes as f
 
 from .selectors import round_half_up
 

@@ -5,10 +5,10 @@ from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.examples import example
-from api.params import QueryParams, before
-from api.schema import SCENARIO_ID, USER_ID, api_operation, envelope_of, query
-from api.viewsets import envelope
+from core.examples import example
+from core.params import QueryParams, before
+from core.schema import SCENARIO_ID, USER_ID, api_operation, envelope_of, query
+from core.viewsets import envelope
 from tenants.viewsets import TenantScopedViewSet
 
 from . import selectors

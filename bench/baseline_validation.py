@@ -1,5 +1,5 @@
 """The baseline of ``bench/parse.py``: a frozen copy of ``importing/validation.py`` as it was
-before records were declared once (``api.records``), hand-written rules beside a fast path.
+before records were declared once (``core.records``), hand-written rules beside a fast path.
 Not imported by the app.
 
 Line-level validation of the import format (``shared/import-format.md``).
@@ -20,7 +20,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from api.formats import UUID_RE
+from core.formats import UUID_RE
 
 SLUG_RE = re.compile(r"^[-a-zA-Z0-9_]+\Z")
 

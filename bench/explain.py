@@ -17,10 +17,9 @@ from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from analytics.selectors import summary  # noqa: E402
-from scorecards.selectors import scorecard_get  # noqa: E402
-from sessions_api import selectors  # noqa: E402
-from sessions_api.models import Session  # noqa: E402
-from sessions_api.selectors import user_list  # noqa: E402
+from roleplay import selectors  # noqa: E402
+from roleplay.models import Session  # noqa: E402
+from roleplay.selectors import scorecard_get, user_list  # noqa: E402
 from tenants.models import Tenant  # noqa: E402
 
 

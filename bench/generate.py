@@ -24,7 +24,7 @@ import orjson
 if __name__ == "__main__":  # run as a script: the project's packages are one directory up
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scorecards.verdicts import verdict_for
+from roleplay.verdicts import verdict_for
 
 END = datetime(2026, 6, 30, 23, 59, tzinfo=UTC)
 SPAN_SECONDS = 2 * 365 * 24 * 3600

@@ -11,7 +11,7 @@ raw bytes into a validated row (``orjson.loads`` + check, or pydantic's own JSON
 - ``b`` a pydantic v2 ``TypeAdapter`` over ``TypedDict``s with the same rules (strict types,
   bounds and patterns in pydantic-core; UUID and timestamp conversion in Python, as the rules
   need: a cache of ids, ``datetime.fromisoformat``), from a dict and from the raw line;
-- ``c`` today's ``importing.validation.CLEANERS``: records declared once (``api.records``).
+- ``c`` today's ``importing.validation.CLEANERS``: records declared once (``core.records``).
 
 Rounds are interleaved (each round runs every contender, in a rotated order) and the median is
 reported, because the machines are shared and noisy: only figures taken side by side compare.
@@ -45,9 +45,9 @@ from pydantic import AfterValidator, ConfigDict, StringConstraints, TypeAdapter 
 from pydantic import Field as PField  # noqa: E402
 from typing_extensions import TypedDict  # noqa: E402
 
-from api import records  # noqa: E402
 from bench import baseline_validation  # noqa: E402
 from bench.generate import generate  # noqa: E402
+from core import records  # noqa: E402
 from importing.validation import CLEANERS  # noqa: E402
 
 # -- b: pydantic ------------------------------------------------------------------------------
@@ -163,7 +163,7 @@ CONTENDERS = {
     "a hand-written rules + fast path": cleaners(baseline_validation.CLEANERS),
     "b pydantic TypeAdapter (orjson + validate_python)": pydantic_dict,
     "b pydantic TypeAdapter (validate_json)": pydantic_json,
-    "c declared once (api.records)": cleaners(CLEANERS),
+    "c declared once (core.records)": cleaners(CLEANERS),
 }
 
 

@@ -10,8 +10,8 @@ from django.urls import include, path
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 
-from sessions_api.models import Session
-from sessions_api.shapes import SESSION
+from roleplay.models import Session
+from roleplay.shapes import SESSION
 from tenants.viewsets import TenantScopedViewSet
 
 FIXED = {"ok": True, "data": {"id": "30000000-0000-0000-0000-000000000001", "status": "scored"}}

@@ -6,13 +6,13 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularSwaggerView
 
 from analytics.views import SummaryViewSet
-from api.front import favicon, front
-from api.health import healthz, readyz
-from api.observability import metrics
-from api.schema_view import RedocView, SchemaView
-from scorecards.views import ScorecardViewSet, SessionViewSet
-from sessions_api.views import ScenarioViewSet, UserViewSet
-from tenants.views import DeletionViewSet, TokenViewSet
+from core.front import favicon, front
+from core.health import healthz, readyz
+from core.observability import metrics
+from core.schema_view import RedocView, SchemaView
+from roleplay.views import ScenarioViewSet, ScorecardViewSet, SessionViewSet, UserViewSet
+from sync.views import DeletionViewSet
+from tenants.views import TokenViewSet
 
 LIST = {"get": "list"}
 RETRIEVE = {"get": "retrieve"}
@@ -32,7 +32,7 @@ api_v1 = [
     path("docs", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path(
         "redoc",
-        RedocView.as_view(url_name="api:schema", template_name="api/redoc.html"),
+        RedocView.as_view(url_name="api:schema", template_name="core/redoc.html"),
         name="redoc",
     ),
     path("analytics/summary", SummaryViewSet.as_view(LIST), name="analytics-summary"),

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import uuid
 
-from scorecards.models import Scorecard
-from scorecards.services import scorecard_bulk_delete
-from sessions_api.models import Scenario, Session
-from sessions_api.services import scenario_bulk_delete, session_bulk_delete
-from tenants.models import Deletion, Rep
-from tenants.services import rep_bulk_delete
+from roleplay.models import Rep, Scenario, Scorecard, Session
+from roleplay.scoring import scorecard_bulk_delete
+from roleplay.services import rep_bulk_delete, scenario_bulk_delete, session_bulk_delete
+from sync.models import Deletion
 
 MODELS = {"session": Session, "scorecard": Scorecard, "scenario": Scenario, "user": Rep}
 _DELETE = {

@@ -39,8 +39,8 @@ from django.db import (
     transaction,
 )
 
-from sessions_api.rollups import Touched
-from sessions_api.services import session_rollups_recompute
+from roleplay.rollups import Touched
+from roleplay.services import session_rollups_recompute
 from tenants.services import TokenCachesStale, token_caches_invalidate
 
 from .deletes import delete_record

@@ -24,10 +24,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from api import dbfunctions  # noqa: F401 - registers the any_of lookup
-from scorecards.models import Scorecard
-from sessions_api.models import Scenario, Session
-from tenants.models import Rep, Tenant
+from roleplay.models import Rep, Scenario, Scorecard, Session
+from tenants.models import Tenant
 
 MODELS = {
     "tenant": Tenant,

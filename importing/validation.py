@@ -1,6 +1,6 @@
 """Line-level validation of the import format (``docs/import-format.md``).
 
-Each record type is declared once, as an :class:`api.records.Record`; ``CLEANERS[type]`` takes
+Each record type is declared once, as an :class:`core.records.Record`; ``CLEANERS[type]`` takes
 one decoded JSON object and returns the row it describes as plain model-field values, or raises
 :class:`Invalid` listing every problem on that line. Enumerations come from the models'
 ``TextChoices``, so a new status is a change in one place. Nothing here touches the database:
@@ -15,8 +15,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from api.formats import UUID_RE
-from api.records import (
+from core.formats import UUID_RE
+from core.records import (
     MAX_INT32,
     Field,
     Invalid,
@@ -28,11 +28,10 @@ from api.records import (
     timestamp,
     uuid_kind,
 )
-from scorecards.models import Scorecard
-from scorecards.rules import CALLOUTS, CATEGORIES, scorecard_item_problems
-from sessions_api.models import Scenario, Session
-from sessions_api.transcripts import TURN
-from tenants.models import DeletionKind, Rep
+from roleplay.models import Rep, Scenario, Scorecard, Session
+from roleplay.scorecard_rules import CALLOUTS, CATEGORIES, scorecard_item_problems
+from roleplay.transcripts import TURN
+from sync.models import DeletionKind
 
 __all__ = ["CLEANERS", "UUID_RE", "Invalid", "scorecard_item_problems"]
 

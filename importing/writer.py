@@ -12,10 +12,10 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from scorecards.services import scorecard_bulk_upsert
-from sessions_api.rollups import Touched
-from sessions_api.services import scenario_bulk_upsert, session_bulk_upsert
-from tenants.services import rep_bulk_upsert, tenant_bulk_upsert
+from roleplay.rollups import Touched
+from roleplay.scoring import scorecard_bulk_upsert
+from roleplay.services import rep_bulk_upsert, scenario_bulk_upsert, session_bulk_upsert
+from tenants.services import tenant_bulk_upsert
 
 from .references import Pending
 

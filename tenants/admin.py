@@ -5,13 +5,10 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 
 from . import tokens
-from .models import ApiToken, Rep, Tenant, TenantOwned
+from .models import ApiToken, Tenant, TenantOwned
 from .scopes import ALL_SCOPES, SCOPES
 from .services import (
     TokenCachesStale,
-    rep_bulk_delete,
-    rep_delete,
-    rep_upsert,
     tenant_delete,
     tenant_upsert,
     token_bulk_delete,
@@ -85,25 +82,6 @@ class TenantAdmin(TellsServersAdmin):
 
     def delete_model(self, request, obj: Tenant) -> None:
         tenant_delete(tenant=obj)
-
-
-@admin.register(Rep)
-class RepAdmin(TenantOwnedAdmin):
-    list_display = ["full_name", "email", "role", "tenant", "created_at"]
-    list_filter = ["tenant", "role"]
-    list_select_related = ["tenant"]
-    search_fields = ["full_name", "email", "=id"]
-    readonly_fields = ["id", "created_at"]
-    ordering = ["tenant__name", "full_name"]
-
-    def save_model(self, request, obj: Rep, form, change: bool) -> None:
-        rep_upsert(rep=obj)
-
-    def delete_model(self, request, obj: Rep) -> None:
-        rep_delete(rep=obj)
-
-    def delete_queryset(self, request, queryset) -> None:
-        rep_bulk_delete(reps=queryset)
 
 
 class ApiTokenForm(forms.ModelForm):

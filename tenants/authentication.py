@@ -17,10 +17,12 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
-from api import compiled, ratelimit
-from api.errors import InvalidToken, RateLimited, TokenExpired, TokenRevoked
-from api.observability import RATE_LIMITED
-from api.request_id import Caller, set_caller
+from core import compiled
+from core.clients import client_address
+from core.errors import InvalidToken, RateLimited, TokenExpired, TokenRevoked
+from core.observability import RATE_LIMITED
+from core.request_id import Caller, set_caller
+from tenants import ratelimit
 
 from . import token_cache, tokens
 from .models import ApiToken, Tenant
@@ -78,7 +80,7 @@ class BearerTokenAuthentication(BaseAuthentication):
             return None
         # Past the failed-authentication limit every attempt is a 429, the right token
         # included: guessing stops paying off. A lockout this process has seen costs nothing.
-        address = ratelimit.client_address(request)
+        address = client_address(request)
         reset_at = ratelimit.lockouts.until(address)
         if reset_at is not None:
             raise _locked_out(ratelimit.lockout_usage(reset_at))

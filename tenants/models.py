@@ -3,7 +3,6 @@ import uuid
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
 from django.utils import timezone
 
 from . import tokens
@@ -59,86 +58,6 @@ class TenantOwned(models.Model):
                 errors[field.name] = "It belongs to another tenant."
         if errors:
             raise ValidationError(errors)
-
-
-class RepRole(models.TextChoices):
-    REP = "rep", "Rep"
-    MANAGER = "manager", "Manager"
-    ADMIN = "admin", "Admin"
-
-
-class Rep(TenantOwned):
-    """A person of the tenant who trains: the API calls them users."""
-
-    Role = RepRole
-
-    full_name = models.CharField(max_length=200)
-    email = models.EmailField(max_length=254, blank=True, default="")
-    role = models.CharField(max_length=16, choices=Role.choices, default=Role.REP)
-    created_at = models.DateTimeField(auto_now_add=True)
-    # When the user as the API shows it last changed: stamped by the services (tenants/sync.py).
-    updated_at = models.DateTimeField(editable=False)
-
-    class Meta(TenantOwned.Meta):
-        verbose_name = "user (rep)"
-        verbose_name_plural = "users (reps)"
-        constraints = [
-            models.UniqueConstraint(fields=["tenant", "id"], name="rep_tenant_id_uniq"),
-            models.CheckConstraint(condition=Q(role__in=RepRole.values), name="rep_role_valid"),
-        ]
-        indexes = [
-            models.Index(fields=["tenant", "full_name", "id"], name="rep_tenant_name_idx"),
-            models.Index(fields=["tenant", "role", "full_name", "id"], name="rep_tenant_role_idx"),
-            models.Index(fields=["tenant", "updated_at", "id"], name="rep_updated_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return self.full_name
-
-
-class DeletionKind(models.TextChoices):
-    SESSION = "session", "Session"
-    SCORECARD = "scorecard", "Scorecard"
-    SCENARIO = "scenario", "Scenario"
-    USER = "user", "User"
-
-
-class Deletion(models.Model):
-    """A tombstone: a record of the tenant was deleted (GET /api/v1/deletions).
-
-    Written by the services in the transaction that deletes the record, stamped like every
-    change (tenants/sync.py); forgotten when the same id is created again (its creation is then
-    the newer change); pruned after DELETIONS_RETENTION_DAYS (manage.py prune_deletions).
-    """
-
-    Kind = DeletionKind
-
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    object = models.CharField(max_length=16, choices=DeletionKind.choices)
-    object_id = models.UUIDField()
-    deleted_at = models.DateTimeField()
-
-    unscoped = models.Manager()
-    objects = TenantScopedManager()
-
-    class Meta:
-        base_manager_name = "unscoped"
-        default_manager_name = "unscoped"
-        constraints = [
-            # Led by (object, object_id): a re-created id's tombstone is found without its tenant.
-            models.UniqueConstraint(
-                fields=["object", "object_id", "tenant"], name="deletion_object_uniq"
-            ),
-            models.CheckConstraint(
-                condition=Q(object__in=DeletionKind.values), name="deletion_object_valid"
-            ),
-        ]
-        indexes = [
-            models.Index(fields=["tenant", "deleted_at", "object_id"], name="deletion_list_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.object} {self.object_id} deleted {self.deleted_at:%Y-%m-%d %H:%M}"
 
 
 MAX_RATE_LIMIT_PER_MINUTE = 1_000_000  # a thousand times the default: "unlimited" in practice

@@ -9,8 +9,8 @@ import logging
 
 from rest_framework.permissions import BasePermission
 
-from api.errors import InsufficientScope, NotAuthenticated
-from api.scopes import NO_SCOPE
+from core.errors import InsufficientScope, NotAuthenticated
+from core.scopes import NO_SCOPE
 
 from .models import ApiToken
 from .scopes import SCOPES

@@ -1,4 +1,4 @@
-"""Every write of tenants, reps and tokens: admin, the management commands and the importer
+"""Every write of tenants and tokens: admin, the management commands and the importer
 (its ``*_bulk_upsert`` batches) go through these, never through ``save()`` of their own.
 
 Also the rules every write of a tenant-owned row keeps (``owned_row_check``), used by the
@@ -7,7 +7,6 @@ services of the apps above.
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -17,16 +16,13 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from api import ratelimit
+from core.bulk import bulk_upsert
 
-from . import tokens
-from .bulk import bulk_upsert
-from .models import ApiToken, Deletion, Rep, Tenant, TenantOwned
-from .sync import change_stamp
+from . import token_cache, tokens
+from .models import ApiToken, Tenant, TenantOwned
 
 # Columns a batch upsert overwrites on a stored row (created_at: the time of first import).
 TENANT_UPDATE_FIELDS = ["slug", "name"]
-REP_UPDATE_FIELDS = ["full_name", "email", "role"]
 
 
 def stored_values(*, row: TenantOwned, fields: tuple[str, ...]) -> dict[str, Any] | None:
@@ -53,54 +49,6 @@ def owned_row_check(
         errors.update({name: " ".join(messages) for name, messages in exc.message_dict.items()})
     if errors:
         raise ValidationError(errors)
-
-
-def stamp_if_changed(*, row: TenantOwned, fields: tuple[str, ...]) -> None:
-    """Sets ``row.updated_at`` for a save in progress: the change stamp when the row is new or
-    one of ``fields`` (what the API shows of it) differs from the stored row, else the stored
-    ``updated_at``, so that saving an unchanged form moves nothing. Inside the transaction."""
-    attnames = [type(row)._meta.get_field(name).attname for name in fields]
-    stored = stored_values(row=row, fields=(*attnames, "updated_at"))
-    if stored is not None and all(stored[a] == getattr(row, a) for a in attnames):
-        row.updated_at = stored["updated_at"]
-    else:
-        row.updated_at = change_stamp()
-
-
-# -- deletions (tombstones: GET /api/v1/deletions) ------------------------------------------
-
-
-def deletions_record(
-    *, kind: str, owners: list[tuple[uuid.UUID, uuid.UUID]], stamp: datetime
-) -> None:
-    """Tombstones for these (tenant_id, id) of one kind, in the deleting transaction. A record
-    deleted again (created anew in between) gets its new deletion time."""
-    Deletion.unscoped.bulk_create(
-        [Deletion(tenant_id=t, object=kind, object_id=i, deleted_at=stamp) for t, i in owners],
-        update_conflicts=True,
-        unique_fields=["object", "object_id", "tenant"],
-        update_fields=["deleted_at"],
-    )
-
-
-def deletions_forget(*, kind: str, owners: list[tuple[uuid.UUID, uuid.UUID]]) -> None:
-    """These (tenant_id, id) exist (again): their creation, stamped now, supersedes their
-    tenant's old tombstone. Only their own tenant's: an id another tenant deleted stays listed
-    in that tenant's feed."""
-    by_tenant: dict[uuid.UUID, list[uuid.UUID]] = {}
-    for tenant_id, object_id in owners:
-        by_tenant.setdefault(tenant_id, []).append(object_id)
-    for tenant_id, ids in by_tenant.items():
-        for start in range(0, len(ids), 900):
-            Deletion.unscoped.filter(
-                tenant_id=tenant_id, object=kind, object_id__in=ids[start : start + 900]
-            ).delete()
-
-
-def deletions_prune(*, before: datetime) -> int:
-    """Forgets deletions older than ``before``; returns how many."""
-    removed, _ = Deletion.unscoped.filter(deleted_at__lt=before).delete()
-    return removed
 
 
 # -- the servers' token caches ----------------------------------------------------------------
@@ -132,7 +80,7 @@ def token_caches_invalidate() -> None:
     """
 
     def bump() -> None:
-        if not ratelimit.bump_token_epoch(retry_seconds=settings.API_TOKEN_EPOCH_RETRY_SECONDS):
+        if not token_cache.bump(retry_seconds=settings.API_TOKEN_EPOCH_RETRY_SECONDS):
             raise TokenCachesStale
 
     transaction.on_commit(bump)
@@ -174,38 +122,6 @@ def tenant_bulk_upsert(*, rows: list[dict[str, Any]]) -> bool:
     )
     bulk_upsert(model=Tenant, rows=rows, update_fields=TENANT_UPDATE_FIELDS)
     return changed
-
-
-# -- reps -------------------------------------------------------------------------------------
-
-
-def rep_upsert(*, rep: Rep) -> Rep:
-    with transaction.atomic():
-        adding = rep._state.adding
-        owned_row_check(row=rep, stored=stored_values(row=rep, fields=("tenant_id",)))
-        stamp_if_changed(row=rep, fields=tuple(REP_UPDATE_FIELDS))
-        rep.save()
-        if adding:
-            deletions_forget(kind=Deletion.Kind.USER, owners=[(rep.tenant_id, rep.pk)])
-    return rep
-
-
-def rep_delete(*, rep: Rep) -> None:
-    rep_bulk_delete(reps=Rep.unscoped.filter(pk=rep.pk))
-
-
-def rep_bulk_delete(*, reps: QuerySet[Rep]) -> None:
-    """A rep with sessions is protected by them (ProtectedError); without sessions it has no
-    rollup rows. Each deletion is listed (tombstone) in the same transaction."""
-    with transaction.atomic():
-        owners = list(reps.values_list("tenant_id", "id"))
-        reps.delete()
-        deletions_record(kind=Deletion.Kind.USER, owners=owners, stamp=change_stamp())
-
-
-def rep_bulk_upsert(*, rows: list[dict[str, Any]]) -> None:
-    bulk_upsert(model=Rep, rows=rows, update_fields=REP_UPDATE_FIELDS, stamp=change_stamp())
-    deletions_forget(kind=Deletion.Kind.USER, owners=[(r["tenant_id"], r["id"]) for r in rows])
 
 
 # -- tokens -----------------------------------------------------------------------------------

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from api import shapes as f
+from core import shapes as f
 
-from .models import DeletionKind
 from .scopes import ALL_SCOPES
 
 TENANT_REF = f.Shape("TenantRef", f.uuid("id"), f.text("name"))
@@ -21,26 +20,6 @@ TOKEN_INFO = f.Shape(
     f.timestamp("expires_at", null=True),
     f.timestamp("last_used_at", null=True),
 )
-
-DELETION = f.Shape(
-    "Deletion",
-    f.choice("object", DeletionKind),
-    f.uuid("id", source="object_id"),
-    f.timestamp("deleted_at"),
-)
-
-
-def deletion_page_example(demo, tenant_id: str) -> dict:
-    session = next(s for s in demo["session"] if s["tenant_id"] == tenant_id)
-    return {
-        "ok": True,
-        "data": [
-            DELETION.from_values(
-                {"object": "session", "id": session["id"], "deleted_at": "2026-05-07T09:00:00Z"}
-            )
-        ],
-        "next_cursor": None,
-    }
 
 
 def token_example(demo, tenant_id: str) -> dict:

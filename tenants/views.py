@@ -1,21 +1,14 @@
-from datetime import timedelta
+"""GET /api/v1/token: who the calling token is."""
 
-from django.conf import settings
-from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.cursors import DELETIONS
-from api.errors import ResyncRequired
-from api.examples import example
-from api.params import QueryParams
-from api.schema import LIMIT, api_operation, enum_query, envelope_of, query
-from api.scopes import NO_SCOPE
-from api.viewsets import envelope, page
+from core.examples import example
+from core.schema import api_operation, envelope_of
+from core.scopes import NO_SCOPE
+from core.viewsets import envelope
 
-from . import selectors
-from .models import DeletionKind
-from .shapes import DELETION, TOKEN_INFO, deletion_page_example, token_example
+from .shapes import TOKEN_INFO, token_example
 from .viewsets import TenantScopedViewSet
 
 TOKEN_ONE = envelope_of("TokenEnvelope", TOKEN_INFO)
@@ -34,71 +27,3 @@ class TokenViewSet(TenantScopedViewSet):
     )
     def list(self, request: Request) -> Response:
         return envelope(TOKEN_INFO.from_object(self.token))
-
-
-# The scope that lets a token read each kind of record, hence its deletions.
-SCOPE_OF_KIND = {
-    DeletionKind.SESSION: "sessions:read",
-    DeletionKind.SCORECARD: "scorecards:read",
-    DeletionKind.SCENARIO: "scenarios:read",
-    DeletionKind.USER: "users:read",
-}
-
-
-class DeletionViewSet(TenantScopedViewSet):
-    """``GET /api/v1/deletions``: what was deleted, for copies to delete too."""
-
-    required_scope = tuple(SCOPE_OF_KIND.values())  # any of them; each kind needs its own
-
-    @api_operation(
-        operation_id="list_deletions",
-        examples=example(deletion_page_example),
-        summary="List deletions, oldest first",
-        response=envelope_of("DeletionPage", DELETION, paginated=True),
-        parameters=[
-            query(
-                "since",
-                {"type": "string", "format": "date-time"},
-                "Only deletions at or after this instant (ISO 8601, inclusive), with the "
-                "guarantee of `updated_since`. Older than the retention "
-                "(`DELETIONS_RETENTION_DAYS`, 90 by default): 410 `resync_required`. Absent: "
-                "every deletion kept.",
-            ),
-            enum_query(
-                "object",
-                tuple(DeletionKind.values),
-                "Only this kind; needs that kind's read scope (else 403). Without it, the kinds "
-                "this token may read.",
-            ),
-            LIMIT,
-            query(
-                "cursor",
-                {"type": "string", "format": "deletion-cursor"},
-                "The previous page's `next_cursor` (opaque).",
-            ),
-        ],
-        errors=[400, 403, 410],
-    )
-    def list(self, request: Request) -> Response:
-        params = QueryParams(request.query_params)
-        limit = params.limit()
-        since = params.timestamp("since")
-        kind = params.choice("object", tuple(DeletionKind.values))
-        after = params.cursor(DELETIONS)  # another list's: a 400 here, never a 410
-        params.validate()
-        if kind is not None:
-            self.require_scope(SCOPE_OF_KIND[kind])
-            kinds = [kind]
-        else:
-            kinds = [k for k, scope in SCOPE_OF_KIND.items() if self.token.has_scope(scope)]
-        kept_since = timezone.now() - timedelta(days=settings.DELETIONS_RETENTION_DAYS)
-        start = max(filter(None, [since, after[0] if after else None]), default=None)
-        if start is not None and start < kept_since:
-            raise ResyncRequired(
-                f"Deletions are kept for {settings.DELETIONS_RETENTION_DAYS} days; this sync "
-                "may have missed older ones. Copy everything again, then sync from then."
-            )
-        found = selectors.deletion_list(
-            tenant=self.tenant, kinds=kinds, since=since or kept_since, after=after, limit=limit
-        )
-        return page(found, DELETION)

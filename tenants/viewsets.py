@@ -14,9 +14,9 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework.request import Request
 
-from api.errors import NotAuthenticated, RateLimited
-from api.observability import RATE_LIMITED
-from api.viewsets import ApiViewSet
+from core.errors import NotAuthenticated, RateLimited
+from core.observability import RATE_LIMITED
+from core.viewsets import ApiViewSet
 
 from .authentication import BearerTokenAuthentication
 from .models import ApiToken, Tenant

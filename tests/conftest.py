@@ -6,7 +6,7 @@ import pytest
 from django.core.cache import caches
 from rest_framework.test import APIClient
 
-from api import ratelimit
+from tenants import ratelimit
 from tenants.models import Tenant
 from tenants.scopes import ALL_SCOPES
 from tenants.services import token_create

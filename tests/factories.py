@@ -6,12 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import factory
 
-from scorecards.models import Scorecard
-from scorecards.services import scorecard_upsert
-from sessions_api.models import Scenario, Session
-from sessions_api.services import scenario_upsert, session_upsert
-from tenants.models import Rep, Tenant
-from tenants.services import rep_upsert, tenant_upsert
+from roleplay.models import Rep, Scenario, Scorecard, Session
+from roleplay.scoring import scorecard_upsert
+from roleplay.services import rep_upsert, scenario_upsert, session_upsert
+from tenants.models import Tenant
+from tenants.services import tenant_upsert
 
 BASE_TIME = datetime(2026, 5, 6, 17, 0, tzinfo=UTC)
 

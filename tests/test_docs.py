@@ -5,7 +5,7 @@ import re
 
 import yaml
 
-from api.schema import ERROR_CODES
+from core.schema import ERROR_CODES
 from tests.live import ROOT
 
 GUIDE = (ROOT / "docs" / "api-guide.md").read_text()

@@ -25,10 +25,13 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
-    "api",
+    "core",
     "tenants",
-    "sessions_api",
-    "scorecards",
+    "sync",
+    "roleplay",
+    # Migrations only, under the labels of the apps merged into roleplay (roleplay/history).
+    "roleplay.history.sessions_api",
+    "roleplay.history.scorecards",
     "analytics",
     "importing",
 ]
@@ -36,10 +39,10 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Outermost: every response gets X-Request-ID, and API errors the JSON envelope.
     # Outside everything else: times the whole request, counts it, logs one access line.
-    "api.observability.ObservabilityMiddleware",
-    "api.middleware.ApiEnvelopeMiddleware",
+    "core.observability.ObservabilityMiddleware",
+    "core.middleware.ApiEnvelopeMiddleware",
     # Inside the envelope: a database call cut at its deadline is answered 503 there.
-    "api.dbguard.DatabaseDeadlineMiddleware",
+    "core.dbguard.DatabaseDeadlineMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves admin and docs assets (Swagger UI, Redoc) from the app itself: no CDN, no nginx.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -93,7 +96,7 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Values sent apart from the SQL and each query shape prepared after its fifth run on a
     # connection, so PostgreSQL plans it once rather than on every request (the API's reads
-    # are few shapes, compiled once: api/compiled.py). Behind a pooler that cannot keep
+    # are few shapes, compiled once: core/compiled.py). Behind a pooler that cannot keep
     # prepared statements (PgBouncer in transaction mode before 1.21), set
     # DATABASE_PREPARE_THRESHOLD=-1 to turn preparing off.
     # Added to, not replacing, what DATABASE_URL's query string set (sslmode=require, ...).
@@ -129,14 +132,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     }.items():
         _options.setdefault(_name, _value)
     # Django's backend, hooked so that a connection a request opens, and its health check, go
-    # through the database's circuit breaker and deadline (api/dbguard.py, api/postgresql/).
-    DATABASES["default"]["ENGINE"] = "api.postgresql"
+    # through the database's circuit breaker and deadline (core/dbguard.py, api/postgresql/).
+    DATABASES["default"]["ENGINE"] = "core.postgresql"
 
-# A request's database call running past this is cut from outside (api/dbguard.py), so that a
+# A request's database call running past this is cut from outside (core/dbguard.py), so that a
 # server that hangs without a word cannot hold worker threads: above the statement timeout,
 # which a server that still answers enforces itself. 0 turns it off.
 API_DB_CALL_DEADLINE_SECONDS = env_int("API_DB_CALL_DEADLINE_SECONDS", 12)
-# The database's circuit breaker (api/dbguard.py), per server process: this many calls cut at
+# The database's circuit breaker (core/dbguard.py), per server process: this many calls cut at
 # the deadline or connections that failed to open, within the window, open it; while open,
 # requests that need the database are answered 503 (Retry-After) at once instead of each holding
 # a worker thread for the deadline, so the threads stay free for the rest (/healthz). After
@@ -170,7 +173,7 @@ if LOG_FORMAT not in ("plain", "json"):
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "api.request_id.RequestIdLogFilter"}},
+    "filters": {"request_id": {"()": "core.request_id.RequestIdLogFilter"}},
     "formatters": {
         "plain": {
             "format": "%(asctime)s %(levelname)s %(name)s request_id=%(request_id)s "
@@ -208,13 +211,13 @@ REST_FRAMEWORK = {
     # Defaults that fail closed: a view that forgets to say otherwise needs a token and a scope.
     "DEFAULT_AUTHENTICATION_CLASSES": ["tenants.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["tenants.permissions.HasRequiredScope"],
-    "DEFAULT_RENDERER_CLASSES": ["api.renderers.ORJSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["core.renderers.ORJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [],
     # OPTIONS would describe a view in DRF's own format, outside the envelope: a 405 instead.
     "DEFAULT_METADATA_CLASS": None,
-    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "core.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
-    "DEFAULT_SCHEMA_CLASS": "api.schema.ApiAutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.schema.ApiAutoSchema",
 }
 
 # A shared store is what makes N server processes enforce one rate limit: Redis in production.
@@ -228,7 +231,7 @@ if REDIS_URL:
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "rr"),
             # Fast: a round trip takes well under a millisecond, and a hung Redis must not hold
-            # requests (api/ratelimit.py opens its circuit breaker on the first timeout).
+            # requests (tenants/ratelimit.py opens its circuit breaker on the first timeout).
             "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": _redis_timeout, "SOCKET_TIMEOUT": _redis_timeout},
         }
     }
@@ -237,7 +240,7 @@ else:
 
 # Admin sign-in attempts, counted by django-axes: a client address or a username with
 # ADMIN_LOGIN_FAILURE_LIMIT failures is refused (429) for ADMIN_LOGIN_COOLOFF_MINUTES. The
-# address is the API's (api.ratelimit.client_ip): API_TRUSTED_PROXY_HOPS applies here too.
+# address is the API's (core.clients.client_ip): API_TRUSTED_PROXY_HOPS applies here too.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -252,7 +255,7 @@ AXES_HANDLER = (
 AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOGIN_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
-AXES_CLIENT_IP_CALLABLE = "api.ratelimit.client_ip"
+AXES_CLIENT_IP_CALLABLE = "core.clients.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False
@@ -312,13 +315,13 @@ SPECTACULAR_SETTINGS = {
     ],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "api.schema.add_response_headers",
+        "core.schema.add_response_headers",
     ],
     "ENUM_NAME_OVERRIDES": {
         # The models' TextChoices, by path: settings load before the apps.
-        "SessionStatusEnum": "sessions_api.models.Session.Status",
-        "ScenarioStatusEnum": "sessions_api.models.Scenario.Status",
-        "RoleEnum": "tenants.models.Rep.Role",
-        "ErrorCodeEnum": "api.schema.ERROR_CODES",
+        "SessionStatusEnum": "roleplay.models.Session.Status",
+        "ScenarioStatusEnum": "roleplay.models.Scenario.Status",
+        "RoleEnum": "roleplay.models.Rep.Role",
+        "ErrorCodeEnum": "core.schema.ERROR_CODES",
     },
 }

@@ -7,9 +7,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from analytics.selectors import summary, summary_plain
-from sessions_api.models import RepSpan, TenantDay
-from sessions_api.rollups import recompute_all
-from sessions_api.services import session_delete, session_upsert
+from roleplay.models import RepSpan, TenantDay
+from roleplay.rollups import recompute_all
+from roleplay.services import session_delete, session_upsert
+from tenants.models import Tenant
 from tests.factories import (
     RepFactory,
     ScenarioFactory,
@@ -18,7 +19,7 @@ from tests.factories import (
     TenantFactory,
 )
 from tests.helpers import db_property
-from tests.importing.lines import run_import, scenario, scorecard, session, tenant, user
+from tests.importing.lines import run_import, scenario, scorecard, session, tenant, to_bytes, user
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 5, 1, tzinfo=UTC)
@@ -116,11 +117,9 @@ def test_import_keeps_rollups_exact_and_reimport_changes_nothing(tmp_path, batch
         if n % 3:
             records.append(scorecard(n, overall_score=n * 3))
     path = tmp_path / "f.jsonl"
-    from tests.importing.lines import to_bytes
 
     path.write_bytes(to_bytes(records))
     run_import(str(path), "--batch-size", batch)
-    from tenants.models import Tenant
 
     acme = Tenant.objects.get(slug="acme")
     start, end = T0, T0 + timedelta(days=9, hours=5)

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from analytics.selectors import round_half_up
 from analytics.shapes import summary_example
-from api.examples import demo_records
+from core.examples import demo_records
 from tenants.models import Tenant
 from tests.factories import RepFactory, ScorecardFactory, SessionFactory
 from tests.helpers import invalid_parameter

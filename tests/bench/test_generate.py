@@ -3,8 +3,7 @@ import io
 import pytest
 
 from bench.generate import generate
-from scorecards.models import Scorecard
-from sessions_api.models import Session
+from roleplay.models import Scorecard, Session
 from tests.importing.lines import run_import
 
 

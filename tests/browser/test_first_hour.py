@@ -108,7 +108,7 @@ def test_first_hour(demo: Demo, screenshots: Path, browser_page) -> None:
         assert "/admin/login/" not in page.url
 
     with step("scored-sessions"):
-        page.goto(f"{demo.base}/admin/sessions_api/session/")
+        page.goto(f"{demo.base}/admin/roleplay/session/")
         by_status = page.locator("#changelist-filter details", has_text="session status")
         by_status.get_by_role("link", name="Scored", exact=True).click()
         page.wait_for_url(re.compile(r"status__exact=scored"))
@@ -121,7 +121,7 @@ def test_first_hour(demo: Demo, screenshots: Path, browser_page) -> None:
 
     with step("session"):
         page.locator("#result_list tbody tr th a").first.click()
-        change_page = re.compile(r"/admin/sessions_api/session/([^/]+)/change/")
+        change_page = re.compile(r"/admin/roleplay/session/([^/]+)/change/")
         page.wait_for_url(change_page)  # with the list's filters in the query
         session_id = change_page.search(page.url).group(1)
         session = _api(demo, f"/api/v1/sessions/{session_id}")
@@ -132,18 +132,18 @@ def test_first_hour(demo: Demo, screenshots: Path, browser_page) -> None:
         assert transcript.get_by_text(first_line, exact=True).is_visible()
         link = page.locator(".field-scorecard_link a")
         assert link.get_attribute("href") == (
-            f"/admin/scorecards/scorecard/{session['scorecard_id']}/change/"
+            f"/admin/roleplay/scorecard/{session['scorecard_id']}/change/"
         )
 
     with step("scorecard"):
         link.click()
         page.wait_for_url(
-            f"{demo.base}/admin/scorecards/scorecard/{session['scorecard_id']}/change/"
+            f"{demo.base}/admin/roleplay/scorecard/{session['scorecard_id']}/change/"
         )
         page.get_by_role("heading", name="Change scorecard").wait_for()
         assert page.locator(".field-categories_table table").is_visible()
         back = page.locator(".field-session_link a")
-        assert back.get_attribute("href") == f"/admin/sessions_api/session/{session_id}/change/"
+        assert back.get_attribute("href") == f"/admin/roleplay/session/{session_id}/change/"
 
     _assert_nothing_left(requests, demo.base)
 

@@ -27,12 +27,12 @@ from schemathesis.generation.modes import GenerationMode
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
 
-from api import cursors
-from api.cursors import SessionCursor, decode_opaque, encode_opaque
-from api.formats import rfc3339
-from api.params import before, parse_timestamp
+from core import cursors
+from core.cursors import SessionCursor, decode_opaque, encode_opaque
+from core.formats import rfc3339
+from core.params import before, parse_timestamp
 
-# The list's path -> its kind of cursor without updated_since and with it (api/cursors.py).
+# The list's path -> its kind of cursor without updated_since and with it (core/cursors.py).
 KINDS = {
     "/sessions": (None, cursors.SESSIONS_UPDATED),  # None: the plain <instant>[~<id>] form
     "/scorecards": (cursors.SCORECARDS, cursors.SCORECARDS_UPDATED),

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from analytics.views import DEFAULT_PERIOD
-from api import cursors
-from api.formats import rfc3339
+from core import cursors
+from core.formats import rfc3339
 from tests.contract.st_hooks import SUMMARY_PERIOD, _cursor_ok, _period_ok
 
 SUMMARY = "/api/v1/analytics/summary"
@@ -64,7 +64,7 @@ _ID = "30000000-0000-0000-0000-000000000001"
 )
 def test_cursor_rule(path, kind, query, valid):
     """A positive case carries a cursor of the list and kind it is sent to, as the server
-    requires (tests/api/test_cursors.py)."""
+    requires (tests/core/test_cursors.py)."""
     assert _cursor_ok(path, cursors.encode_opaque(kind, _AT, _ID), query) is valid
 
 

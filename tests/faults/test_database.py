@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 from django.db import OperationalError, connection, connections
 
-from api import dbguard
+from core import dbguard
 from tenants.services import token_create
 from tests.faults.proxy import fault_proxy
 from tests.live import get, gunicorn, server_env

@@ -1,4 +1,4 @@
-"""The database's circuit breaker (api/dbguard.py) against PostgreSQL behind the fault proxy.
+"""The database's circuit breaker (core/dbguard.py) against PostgreSQL behind the fault proxy.
 
 Found by a review (#20, item 10): with PostgreSQL accepting and never answering, more requests
 than the server has threads each held a thread for the whole deadline, wave after wave, and
@@ -19,8 +19,8 @@ from django.db import OperationalError, connection, connections
 from django.test import Client
 from prometheus_client import REGISTRY
 
-from api import dbguard
-from api.errors import DatabaseUnavailable
+from core import dbguard
+from core.errors import DatabaseUnavailable
 from tenants.services import token_create
 from tests.faults.proxy import fault_proxy
 from tests.live import get, gunicorn, server_env

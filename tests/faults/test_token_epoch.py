@@ -17,8 +17,8 @@ from django.core.cache import caches
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
-from api import ratelimit
-from tenants import tokens
+from core.redis import redis_client
+from tenants import token_cache, tokens
 from tenants.models import ApiToken, Tenant
 from tenants.services import (
     tenant_delete,
@@ -41,13 +41,13 @@ OUTAGES = ["refuse", "hang"]
 def bumps(monkeypatch) -> list[float]:
     """Each bump of the token epoch, as it happens (the real one runs too)."""
     calls: list[float] = []
-    real = ratelimit.bump_token_epoch
+    real = token_cache.bump
 
     def spy(**kwargs):
         calls.append(time.monotonic())
         return real(**kwargs)
 
-    monkeypatch.setattr(ratelimit, "bump_token_epoch", spy)
+    monkeypatch.setattr(token_cache, "bump", spy)
     return calls
 
 
@@ -65,7 +65,8 @@ def shared_store(settings):
 
 def epoch() -> bytes | None:
     cache = caches[django_settings.API_RATE_LIMIT_CACHE]
-    return ratelimit.redis_client(cache).get(cache.make_and_validate_key(ratelimit.TOKEN_EPOCH_KEY))
+    key = cache.make_and_validate_key(token_cache.TOKEN_EPOCH_KEY)
+    return redis_client(cache).get(key)
 
 
 def shown(response) -> list[str]:

@@ -1,4 +1,4 @@
-"""A connection the watchdog cut (api/dbguard.py) is discarded, on a real PostgreSQL connection
+"""A connection the watchdog cut (core/dbguard.py) is discarded, on a real PostgreSQL connection
 behind the fault proxy: the call is a DatabaseCallCut (a 503 in a request), the connection is
 closed at once, and the next query opens a new one instead of failing on the dead socket."""
 
@@ -10,7 +10,7 @@ import time
 import pytest
 from django.db import connection, connections
 
-from api import dbguard
+from core import dbguard
 from tests.faults.proxy import fault_proxy
 
 pytestmark = [

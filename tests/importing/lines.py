@@ -10,9 +10,8 @@ import orjson
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from scorecards.models import Scorecard
-from sessions_api.models import Scenario, Session
-from tenants.models import Rep, Tenant
+from roleplay.models import Rep, Scenario, Scorecard, Session
+from tenants.models import Tenant
 
 ACME = "00000000-0000-0000-0000-0000000000a1"
 GLOBEX = "00000000-0000-0000-0000-0000000000b2"

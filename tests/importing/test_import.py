@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 
 from analytics.selectors import summary, summary_plain
-from api.params import parse_timestamp
+from core.params import parse_timestamp
 from importing.importer import Importer
-from scorecards.models import Scorecard
-from sessions_api.models import Scenario, Session
-from tenants.models import Rep, Tenant
+from roleplay.models import Rep, Scenario, Scorecard, Session
+from tenants.models import Tenant
 from tests.importing.lines import (
     ACME,
     GLOBEX,

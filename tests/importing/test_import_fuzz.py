@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from importing.validation import CLEANERS, Invalid
-from scorecards.rules import scorecard_item_problems
+from roleplay.scorecard_rules import scorecard_item_problems
 from tests.helpers import db_property
 from tests.importing.lines import scenario, scorecard, session, snapshot, tenant, user
 

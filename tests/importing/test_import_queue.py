@@ -14,9 +14,9 @@ from django.core.management import CommandError, call_command
 from django.db import connection, connections
 
 from importing.importer import Importer
-from sessions_api.models import Session, TenantDay
+from roleplay.models import Session, TenantDay
 from tests.importing import lines as L
-from tests.tenants.test_sync_race import SlowImport
+from tests.sync.test_sync_race import SlowImport
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

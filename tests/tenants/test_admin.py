@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from tenants import tokens
-from tenants.models import ApiToken
+from tenants.models import ApiToken, Tenant
 from tests.factories import ScorecardFactory
 
 pytestmark = pytest.mark.django_db
@@ -23,13 +23,13 @@ def staff_client(client):
     "url",
     [
         "/admin/tenants/tenant/",
-        "/admin/tenants/rep/?role__exact=rep",
+        "/admin/roleplay/rep/?role__exact=rep",
         "/admin/tenants/apitoken/",
-        "/admin/sessions_api/scenario/?status__exact=active",
-        "/admin/sessions_api/session/?q=Rep",
-        "/admin/scorecards/scorecard/",
-        "/admin/sessions_api/tenantday/",
-        "/admin/sessions_api/scenarioday/",
+        "/admin/roleplay/scenario/?status__exact=active",
+        "/admin/roleplay/session/?q=Rep",
+        "/admin/roleplay/scorecard/",
+        "/admin/roleplay/tenantday/",
+        "/admin/roleplay/scenarioday/",
     ],
 )
 def test_changelists_render(staff_client, url):
@@ -42,7 +42,7 @@ def test_changelists_render(staff_client, url):
 
 def test_session_page_shows_the_transcript_read_only(staff_client):
     card = ScorecardFactory()
-    response = staff_client.get(f"/admin/sessions_api/session/{card.session.pk}/change/")
+    response = staff_client.get(f"/admin/roleplay/session/{card.session.pk}/change/")
     body = response.content.decode()
     assert response.status_code == 200
     assert "Hi, it’s Jordan from Acme — got a minute?" in body
@@ -69,7 +69,6 @@ def test_new_token_is_shown_once(staff_client, tenant):
 
 def test_a_tenant_with_data_cannot_be_deleted_and_its_page_is_cheap(staff_client, tenant):
     """Deactivate instead: the delete page used to load every row (found by a review)."""
-    from tenants.models import Tenant
 
     ScorecardFactory(session__tenant=tenant)
     page = staff_client.get(f"/admin/tenants/tenant/{tenant.pk}/delete/")

@@ -8,8 +8,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from analytics.selectors import summary, summary_plain
-from scorecards.models import Scorecard
-from sessions_api.models import Session
+from roleplay.models import Scorecard, Session
 from tests.factories import RepFactory, ScenarioFactory, ScorecardFactory, SessionFactory
 
 pytestmark = pytest.mark.django_db
@@ -71,7 +70,7 @@ def test_a_session_cannot_point_at_another_tenants_rep_or_scenario(
     }
     for field, their_id in theirs.items():
         response = staff_client.post(
-            f"/admin/sessions_api/session/{session.pk}/change/",
+            f"/admin/roleplay/session/{session.pk}/change/",
             _session_form(session, **{field: their_id}),
         )
         assert response.status_code == 200  # the form again, with the error
@@ -79,7 +78,7 @@ def test_a_session_cannot_point_at_another_tenants_rep_or_scenario(
         session.refresh_from_db()
         assert getattr(session, f"{field}_id") != their_id
     added = staff_client.post(
-        "/admin/sessions_api/session/add/", _session_form(session, user=theirs["user"])
+        "/admin/roleplay/session/add/", _session_form(session, user=theirs["user"])
     )
     assert "belongs to another tenant" in added.content.decode()
     assert Session.unscoped.count() == 1
@@ -87,7 +86,7 @@ def test_a_session_cannot_point_at_another_tenants_rep_or_scenario(
 
 def test_a_session_added_in_admin_is_created_when_it_started(staff_client, tenant):
     template = SessionFactory(tenant=tenant)
-    response = staff_client.post("/admin/sessions_api/session/add/", _session_form(template))
+    response = staff_client.post("/admin/roleplay/session/add/", _session_form(template))
     assert response.status_code == 302
     added = Session.unscoped.exclude(pk=template.pk).get()
     assert added.created_at == added.started_at
@@ -96,16 +95,16 @@ def test_a_session_added_in_admin_is_created_when_it_started(staff_client, tenan
 def test_tenant_and_a_scorecards_session_are_fixed_once_created(staff_client, tenant, other_tenant):
     card = ScorecardFactory(session__tenant=tenant)
     other_session = SessionFactory(tenant=tenant)
-    page = staff_client.get(f"/admin/scorecards/scorecard/{card.pk}/change/").content.decode()
+    page = staff_client.get(f"/admin/roleplay/scorecard/{card.pk}/change/").content.decode()
     assert 'name="tenant"' not in page and 'name="session"' not in page
     response = staff_client.post(
-        f"/admin/scorecards/scorecard/{card.pk}/change/",
+        f"/admin/roleplay/scorecard/{card.pk}/change/",
         _scorecard_form(card, tenant=other_tenant.pk, session=other_session.pk),
     )
     assert response.status_code == 302
     card.refresh_from_db()
     assert (card.tenant_id, card.session_id) == (tenant.pk, card.session.pk)
-    session_page = staff_client.get(f"/admin/sessions_api/session/{other_session.pk}/change/")
+    session_page = staff_client.get(f"/admin/roleplay/session/{other_session.pk}/change/")
     assert 'name="tenant"' not in session_page.content.decode()
     _everything_agrees(tenant)
 
@@ -114,19 +113,19 @@ def test_status_and_scorecard_agree(staff_client, tenant):
     card = ScorecardFactory(session__tenant=tenant)
     plain = SessionFactory(tenant=tenant)
     unscore = staff_client.post(
-        f"/admin/sessions_api/session/{card.session.pk}/change/",
+        f"/admin/roleplay/session/{card.session.pk}/change/",
         _session_form(card.session, status="completed"),
     )
     assert "has a scorecard" in unscore.content.decode()
     score = staff_client.post(
-        f"/admin/sessions_api/session/{plain.pk}/change/", _session_form(plain, status="scored")
+        f"/admin/roleplay/session/{plain.pk}/change/", _session_form(plain, status="scored")
     )
     assert "adding one scores it" in score.content.decode()
     _everything_agrees(tenant)
 
     # Adding a scorecard scores its session; deleting it leaves the session completed.
     added = staff_client.post(
-        "/admin/scorecards/scorecard/add/", _scorecard_form(card, session=plain.pk)
+        "/admin/roleplay/scorecard/add/", _scorecard_form(card, session=plain.pk)
     )
     assert added.status_code == 302
     plain.refresh_from_db()
@@ -134,7 +133,7 @@ def test_status_and_scorecard_agree(staff_client, tenant):
     _everything_agrees(tenant)
     new_card = plain.scorecard
     deleted = staff_client.post(
-        f"/admin/scorecards/scorecard/{new_card.pk}/delete/", {"post": "yes"}
+        f"/admin/roleplay/scorecard/{new_card.pk}/delete/", {"post": "yes"}
     )
     assert deleted.status_code == 302
     plain.refresh_from_db()
@@ -154,7 +153,7 @@ def test_scorecard_items_follow_the_import_rules(staff_client, tenant, field, va
     card = ScorecardFactory(session__tenant=tenant)
     before = (card.categories, card.callouts)
     response = staff_client.post(
-        f"/admin/scorecards/scorecard/{card.pk}/change/", _scorecard_form(card, **{field: value})
+        f"/admin/roleplay/scorecard/{card.pk}/change/", _scorecard_form(card, **{field: value})
     )
     assert response.status_code == 200
     assert message in response.content.decode()
@@ -166,7 +165,7 @@ def test_deleting_a_session_in_admin_keeps_the_rollups_exact(staff_client, tenan
     card = ScorecardFactory(session__tenant=tenant)
     SessionFactory(tenant=tenant, user=card.session.user, started_at=card.session.started_at)
     deleted = staff_client.post(
-        f"/admin/sessions_api/session/{card.session_id}/delete/", {"post": "yes"}
+        f"/admin/roleplay/session/{card.session_id}/delete/", {"post": "yes"}
     )
     assert deleted.status_code == 302
     assert not Scorecard.unscoped.exists()

@@ -4,6 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tenants import tokens
+from tenants.services import token_create
 
 
 def test_generated_tokens_have_prefix_base62_body_and_valid_checksum():
@@ -58,7 +59,6 @@ def test_a_token_of_the_right_shape_is_well_formed_exactly_when_its_checksum_mat
 
 
 def test_only_the_hash_and_a_visible_prefix_are_kept(db, tenant):
-    from tenants.services import token_create
 
     token, raw = token_create(tenant=tenant, name="Looker", scopes=["sessions:read"])
     token.refresh_from_db()

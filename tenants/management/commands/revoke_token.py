@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from api import ratelimit
+from core.redis import shared_store
 from tenants import tokens
 from tenants.models import ApiToken
 from tenants.services import TokenCachesStale, token_revoke
@@ -40,7 +40,7 @@ class Command(BaseCommand):
                 f"{matches[0]} of tenant {matches[0].tenant.slug}: {stale}"
             ) from None
         self.stdout.write(f"Revoked {token} of tenant {token.tenant.slug} at {token.revoked_at}.")
-        if not ratelimit.shared_store():
+        if not shared_store():
             self.stderr.write(
                 "Warning: no REDIS_URL here, so servers that cache tokens were not told; they "
                 f"refuse this token within {settings.API_TOKEN_CACHE_SECONDS} s. Run this with "

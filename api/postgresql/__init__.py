@@ -1,2 +1,0 @@
-"""Django's PostgreSQL backend, with the database circuit breaker on new connections
-(``ENGINE = "api.postgresql"``, set by the settings when ``DATABASE_URL`` is PostgreSQL)."""

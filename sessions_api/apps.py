@@ -1,6 +1,0 @@
-from django.apps import AppConfig
-
-
-class SessionsApiConfig(AppConfig):
-    name = "sessions_api"
-    verbose_name = "Sessions"
