@@ -137,9 +137,7 @@ def test_first_hour(demo: Demo, screenshots: Path, browser_page) -> None:
 
     with step("scorecard"):
         link.click()
-        page.wait_for_url(
-            f"{demo.base}/admin/roleplay/scorecard/{session['scorecard_id']}/change/"
-        )
+        page.wait_for_url(f"{demo.base}/admin/roleplay/scorecard/{session['scorecard_id']}/change/")
         page.get_by_role("heading", name="Change scorecard").wait_for()
         assert page.locator(".field-categories_table table").is_visible()
         back = page.locator(".field-session_link a")

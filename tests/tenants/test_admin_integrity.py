@@ -132,9 +132,7 @@ def test_status_and_scorecard_agree(staff_client, tenant):
     assert plain.status == Session.Status.SCORED
     _everything_agrees(tenant)
     new_card = plain.scorecard
-    deleted = staff_client.post(
-        f"/admin/roleplay/scorecard/{new_card.pk}/delete/", {"post": "yes"}
-    )
+    deleted = staff_client.post(f"/admin/roleplay/scorecard/{new_card.pk}/delete/", {"post": "yes"})
     assert deleted.status_code == 302
     plain.refresh_from_db()
     assert plain.status == Session.Status.COMPLETED
