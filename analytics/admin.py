@@ -1,4 +1,4 @@
-"""The rollups (sessions_api's derived data), for operators to read."""
+"""The rollups (roleplay's derived data), for operators to read."""
 
 from django.contrib import admin
 

@@ -5,9 +5,10 @@ from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.errors import InvalidParameter
 from core.examples import example
-from core.params import QueryParams, before
-from core.schema import SCENARIO_ID, USER_ID, api_operation, envelope_of, query
+from core.params import LATER_THAN_TO, SCENARIO_ID, USER_ID, Period, Query, before
+from core.schema import api_operation, envelope_of
 from core.viewsets import envelope
 from tenants.viewsets import TenantScopedViewSet
 
@@ -18,6 +19,16 @@ SUMMARY_ONE = envelope_of("SummaryEnvelope", SUMMARY)
 
 DEFAULT_PERIOD = timedelta(days=30)
 
+SUMMARY_QUERY = Query(
+    Period(
+        from_description="Inclusive; defaults to 30 days before `to`. A date alone is the start "
+        "of that day (UTC).",
+        to_description="Inclusive; defaults to now. A date alone is the end of that day (UTC).",
+    ),
+    USER_ID,
+    SCENARIO_ID,
+)
+
 
 class SummaryViewSet(TenantScopedViewSet):
     required_scope = "analytics:read"
@@ -26,44 +37,26 @@ class SummaryViewSet(TenantScopedViewSet):
         operation_id="get_analytics_summary",
         summary="Sessions, scores and active reps over a period",
         response=SUMMARY_ONE,
-        parameters=[
-            query(
-                "from",
-                {"type": "string", "format": "date-time"},
-                "Inclusive; defaults to 30 days before `to`. A date alone is the start of "
-                "that day (UTC).",
-            ),
-            query(
-                "to",
-                {"type": "string", "format": "date-time"},
-                "Inclusive; defaults to now. A date alone is the end of that day (UTC).",
-            ),
-            USER_ID,
-            SCENARIO_ID,
-        ],
+        query=SUMMARY_QUERY,
         errors=[400, 403],
         examples=example(summary_example),
     )
     def list(self, request: Request) -> Response:
-        params = QueryParams(request.query_params)
-        started_from, started_to = params.period()
-        user_id = params.uuid("user_id")
-        scenario_id = params.uuid("scenario_id")
-        params.validate()
+        q = SUMMARY_QUERY.parse(request)
+        started_from, started_to = q.period
         if started_to is None:
             started_to = timezone.now()
         if started_from is None:
             started_from = before(started_to, DEFAULT_PERIOD)
         if started_from > started_to:  # only a defaulted bound can still be out of order
-            params.error("from", "must not be later than to")
-            params.validate()
+            raise InvalidParameter({"from": [LATER_THAN_TO]})
 
         result = selectors.summary(
             tenant=self.tenant,
             started_from=started_from,
             started_to=started_to,
-            user_id=user_id,
-            scenario_id=scenario_id,
+            user_id=q.user_id,
+            scenario_id=q.scenario_id,
         )
         return envelope(
             SUMMARY.from_values({"from": started_from, "to": started_to, **asdict(result)})

@@ -1,9 +1,14 @@
-"""Query-parameter parsing by the contract's rules (docs/api-guide.md, Formats).
+"""Query parameters, each declared once (docs/api-guide.md, Formats).
 
-A view builds a :class:`QueryParams` over ``request.query_params``, reads each parameter through
-one of its methods, and calls :meth:`QueryParams.validate`: every bad parameter is reported in a
-single 400 ``invalid_parameter`` whose ``details`` maps each name to its messages. Parameters
-the contract does not name are ignored.
+A parameter is a :class:`Param`: its name, its OpenAPI schema and description, and how it is
+read. A view declares its parameters as one :class:`Query`, built at import, which both
+describes them to the schema (``api_operation(query=...)``, core/schema.py) and parses them
+(``LIST_QUERY.parse(request)``), so the two cannot disagree. Parsing reports every bad parameter
+in a single 400 ``invalid_parameter`` whose ``details`` maps each name to its messages, in the
+order the query declares them. Parameters the query does not declare are ignored.
+
+:class:`QueryParams` is the reader underneath: one method per kind of value, by the contract's
+rules, collecting errors until :meth:`QueryParams.validate`.
 """
 
 from __future__ import annotations
@@ -12,10 +17,13 @@ import re
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any, NamedTuple
 
-from .cursors import Position, decode_opaque
+from .cursors import SESSIONS, Position, SessionCursor, decode_opaque
 from .errors import InvalidParameter
 from .formats import EARLIEST, UUID_RE, Edge, parse_timestamp
+
+LATER_THAN_TO = "must not be later than to"
 
 
 def before(instant: datetime, span: timedelta) -> datetime:
@@ -32,6 +40,8 @@ class QueryParams:
         self.errors: dict[str, list[str]] = {}
 
     def _raw(self, name: str) -> str | None:
+        if name not in self.query:  # most are absent: no QueryDict lookups that raise inside
+            return None
         values = self.query.getlist(name) if hasattr(self.query, "getlist") else None
         if values is not None and len(values) > 1:
             self.error(name, "must be given at most once")
@@ -91,6 +101,17 @@ class QueryParams:
             self.error("cursor", f"{exc}; pass the next_cursor of the previous page")
             return None
 
+    def session_cursor(self) -> SessionCursor | None:
+        """The plain ``cursor`` of /sessions: ``<instant>[~<session id>]``."""
+        raw = self._raw("cursor")
+        if raw is None:
+            return None
+        try:
+            return SessionCursor.decode(raw)
+        except ValueError as exc:
+            self.error("cursor", f"{exc}; pass the next_cursor of the previous page")
+            return None
+
     def choice_set(self, name: str, choices: tuple[str, ...]) -> frozenset[str]:
         """A comma-separated subset of ``choices`` (``expand=scorecard,transcript``)."""
         raw = self._raw(name)
@@ -111,9 +132,219 @@ class QueryParams:
         start = self.timestamp("from", date_means="start")
         end = self.timestamp("to", date_means="end")
         if start is not None and end is not None and start > end:
-            self.error("from", "must not be later than to")
+            self.error("from", LATER_THAN_TO)
         return start, end
 
     def validate(self) -> None:
         if self.errors:
             raise InvalidParameter(self.errors)
+
+
+# -- declarations ------------------------------------------------------------------------------
+
+
+class Documented(NamedTuple):
+    """One query parameter as the schema states it (core/schema.py makes it an OpenAPI one)."""
+
+    name: str
+    schema: dict[str, Any]
+    description: str
+
+
+class Param:
+    """One query parameter: how the schema describes it and how a request's value is read.
+
+    ``key`` names its value in what :meth:`Query.parse` returns (the parameter's name unless
+    given). A kind that reads several parameters (:class:`Period`) documents each of them.
+    """
+
+    def __init__(self, name: str, schema: dict[str, Any], description: str, *, key: str = ""):
+        self.name = name
+        self.key = key or name
+        self.documented: tuple[Documented, ...] = (Documented(name, schema, description),)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The query parameters it reads: exactly those it documents."""
+        return tuple(doc.name for doc in self.documented)
+
+    def read(self, params: QueryParams, values: Mapping[str, Any]) -> Any:
+        """Its value from ``params``, errors recorded there; ``values`` holds what the query's
+        earlier declarations read."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(self.names)})"
+
+
+class Limit(Param):
+    """``limit``: the page size."""
+
+    def __init__(self, *, default: int = 50, maximum: int = 100):
+        super().__init__(
+            "limit",
+            {"type": "integer", "minimum": 1, "maximum": maximum, "default": default},
+            f"Page size, 1-{maximum}.",
+        )
+        self.default, self.maximum = default, maximum
+
+    def read(self, params: QueryParams, values: Mapping[str, Any]) -> int:
+        return params.limit(self.default, self.maximum)
+
+
+class Timestamp(Param):
+    """An ISO 8601 instant (``updated_since``, ``since``); a date alone is the start of its day."""
+
+    def __init__(self, name: str, description: str):
+        super().__init__(name, {"type": "string", "format": "date-time"}, description)
+
+    def read(self, params: QueryParams, values: Mapping[str, Any]) -> datetime | None:
+        return params.timestamp(self.name)
+
+
+class Period(Param):
+    """``from`` and ``to``, inclusive; a date alone spans its whole day, and ``from`` later than
+    ``to`` is named as bad. Its value is the pair ``(from, to)``, each None when absent."""
+
+    def __init__(self, *, from_description: str, to_description: str, key: str = "period"):
+        date_time = {"type": "string", "format": "date-time"}
+        super().__init__("from", date_time, from_description, key=key)
+        self.documented += (Documented("to", date_time, to_description),)
+
+    def read(
+        self, params: QueryParams, values: Mapping[str, Any]
+    ) -> tuple[datetime | None, datetime | None]:
+        return params.period()
+
+
+class Uuid(Param):
+    """A hyphenated UUID (``user_id``)."""
+
+    def __init__(self, name: str, description: str):
+        super().__init__(name, {"type": "string", "format": "uuid"}, description)
+
+    def read(self, params: QueryParams, values: Mapping[str, Any]) -> uuid.UUID | None:
+        return params.uuid(self.name)
+
+
+class Choice(Param):
+    """One of ``choices``, or None when absent."""
+
+    def __init__(self, name: str, choices: tuple[str, ...], description: str):
+        super().__init__(name, {"type": "string", "enum": list(choices)}, description)
+        self.choices = tuple(choices)
+
+    def read(self, params: QueryParams, values: Mapping[str, Any]) -> str | None:
+        return params.choice(self.name, self.choices)
+
+
+class ChoiceSet(Param):
+    """A comma-separated subset of ``choices`` (``expand=scorecard,transcript``); empty when
+    absent."""
+
+    def __init__(self, name: str, choices: tuple[str, ...], description: str):
+        one = "(" + "|".join(choices) + ")"
+        super().__init__(name, {"type": "string", "pattern": f"^{one}(,{one})*$"}, description)
+        self.choices = tuple(choices)
+
+    def read(self, params: QueryParams, values: Mapping[str, Any]) -> frozenset[str]:
+        return params.choice_set(self.name, self.choices)
+
+
+class Cursor(Param):
+    """``cursor``: the previous page's ``next_cursor``, of this list's kind (core/cursors.py).
+
+    ``kind`` is the list's own: an opaque cursor's kind, or ``cursors.SESSIONS`` for the plain
+    /sessions cursor (a :class:`~core.cursors.SessionCursor`, not a position). With
+    ``changes_kind``, a query that has ``updated_since`` is another list, the changes oldest
+    first, with its own kind of cursor: that one is read when ``updated_since`` was given.
+    """
+
+    OPAQUE = "The previous page's `next_cursor` (opaque)."
+
+    def __init__(
+        self,
+        format: str,
+        kind: str,
+        *,
+        changes_kind: str | None = None,
+        description: str = OPAQUE,
+    ):
+        super().__init__("cursor", {"type": "string", "format": format}, description)
+        self.kind, self.changes_kind = kind, changes_kind
+
+    def read(
+        self, params: QueryParams, values: Mapping[str, Any]
+    ) -> Position | SessionCursor | None:
+        kind = self.kind
+        if self.changes_kind is not None and values["updated_since"] is not None:
+            kind = self.changes_kind
+        return params.session_cursor() if kind == SESSIONS else params.cursor(kind)
+
+
+class Values(dict[str, Any]):
+    """What :meth:`Query.parse` read, by each declaration's ``key``; also as attributes."""
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+
+class Query:
+    """A view's query parameters, declared once: the schema's (:attr:`documented`) and the
+    parser's (:meth:`parse`). Declarations are read in order, so one may depend on an earlier
+    one (a cursor on ``updated_since``); ``details`` of a 400 name bad parameters in that order.
+    """
+
+    def __init__(self, *params: Param):
+        names = [name for param in params for name in param.names]
+        keys = [param.key for param in params]
+        for label, items in (("parameter", names), ("key", keys)):
+            if duplicated := sorted({item for item in items if items.count(item) > 1}):
+                raise ValueError(f"{label} declared twice: {', '.join(duplicated)}")
+        for key in keys:
+            if hasattr(Values, key):  # q.items would be the dict's method, not the value
+                raise ValueError(f"key {key!r} is a dict attribute; give the Param another key")
+        for i, param in enumerate(params):
+            changes = isinstance(param, Cursor) and param.changes_kind is not None
+            if changes and "updated_since" not in keys[:i]:
+                raise ValueError("a cursor with changes_kind must follow an updated_since")
+        self.params = params
+        self.names = frozenset(names)
+        self.documented: tuple[Documented, ...] = tuple(
+            doc for param in params for doc in param.documented
+        )
+
+    def parse(self, request: Any) -> Values:
+        """Every declared parameter of ``request`` (a DRF request, or its ``query_params``),
+        read; :class:`~core.errors.InvalidParameter` naming each bad one."""
+        params = QueryParams(getattr(request, "query_params", request))
+        values = Values()
+        for param in self.params:
+            values[param.key] = param.read(params, values)
+        params.validate()
+        return values
+
+    def __repr__(self) -> str:
+        return f"Query({', '.join(map(repr, self.params))})"
+
+
+# The declarations several lists share.
+LIMIT = Limit()
+PERIOD = Period(
+    from_description="Inclusive lower bound on started_at. ISO 8601; no offset means UTC; a date "
+    "alone (2026-05-01) is the start of that day.",
+    to_description="Inclusive upper bound on started_at; a date alone is the end of that day. "
+    "`from` later than `to` is a 400.",
+)
+USER_ID = Uuid("user_id", "Only this rep's sessions.")
+SCENARIO_ID = Uuid("scenario_id", "Only this scenario's sessions.")
+UPDATED_SINCE = Timestamp(
+    "updated_since",
+    "Only records changed at or after this instant (ISO 8601, read like `from`), oldest change "
+    "first by (`updated_at`, `id`); `cursor` is then this list's opaque `next_cursor`. Page to "
+    "the end, keep the greatest `updated_at` received and pass it next time: no change is "
+    "lost (docs/api-guide.md, Keep a copy in sync).",
+)

@@ -10,7 +10,7 @@ within a few percent of that fast path (``bench/parse.py``); calling a checker p
 transcripts of dozens of turns at about two thirds of its speed.
 
 It lives in the core layer because the apps above it declare their own records here: turns in
-``sessions_api``, scorecard items in ``scorecards``, whole lines in ``importing``.
+``roleplay`` (transcripts, scorecard items), whole lines in ``importing``.
 """
 
 from __future__ import annotations

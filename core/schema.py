@@ -2,8 +2,9 @@
 
 Each resource's shape is declared once in its app (core/shapes.py); here it is wrapped in the
 success envelope. Every operation gets that envelope, every error it can return in the error
-envelope, its parameters with bounds, and the scope it needs, read from the view's
-``required_scope`` so that the schema cannot drift from the permission check.
+envelope, its parameters with bounds (the query's from the view's ``Query``, core/params.py,
+which its parser reads), and the scope it needs, read from the view's ``required_scope`` so
+that the schema cannot drift from the permission check.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
+from .params import Documented, Query
 from .scopes import NO_SCOPE
 from .shapes import Shape
 
@@ -95,63 +97,12 @@ def envelope_of(name: str, shape: Shape, *, paginated: bool = False):
 # -- parameters --------------------------------------------------------------------------------
 
 
-def query(name: str, schema: dict, description: str) -> OpenApiParameter:
+def query_parameter(documented: Documented) -> OpenApiParameter:
+    """A query parameter as its declaration documents it (core/params.py)."""
+    name, schema, description = documented
     return OpenApiParameter(name, schema, OpenApiParameter.QUERY, description=description)
 
 
-def enum_query(name: str, values, description: str) -> OpenApiParameter:
-    return query(name, {"type": "string", "enum": list(values)}, description)
-
-
-LIMIT = query(
-    "limit",
-    {"type": "integer", "minimum": 1, "maximum": 100, "default": 50},
-    "Page size, 1-100.",
-)
-FROM = query(
-    "from",
-    {"type": "string", "format": "date-time"},
-    "Inclusive lower bound on started_at. ISO 8601; no offset means UTC; a date alone "
-    "(2026-05-01) is the start of that day.",
-)
-TO = query(
-    "to",
-    {"type": "string", "format": "date-time"},
-    "Inclusive upper bound on started_at; a date alone is the end of that day. "
-    "`from` later than `to` is a 400.",
-)
-USER_ID = query("user_id", {"type": "string", "format": "uuid"}, "Only this rep's sessions.")
-SCENARIO_ID = query(
-    "scenario_id", {"type": "string", "format": "uuid"}, "Only this scenario's sessions."
-)
-SESSION_CURSOR = query(
-    "cursor",
-    # No example value: Swagger UI's "Try it out" would send it, and the first page a visitor
-    # sees would start in the past instead of at the newest session.
-    {"type": "string", "format": "session-cursor"},
-    "The previous page's `next_cursor`: the RFC 3339 `started_at` of its last session "
-    "(sessions strictly before it follow), with `~<session id>` appended only when the next "
-    "page starts at that same instant, e.g. `2026-05-06T17:00:00Z~30000000-0000-0000-0000-"
-    "000000000004`. Any ISO 8601 timestamp is accepted and means 'strictly before'.",
-)
-SCENARIO_CURSOR = query(
-    "cursor",
-    {"type": "string", "format": "scenario-cursor"},
-    "The previous page's `next_cursor` (opaque).",
-)
-USER_CURSOR = query(
-    "cursor",
-    {"type": "string", "format": "user-cursor"},
-    "The previous page's `next_cursor` (opaque).",
-)
-UPDATED_SINCE = query(
-    "updated_since",
-    {"type": "string", "format": "date-time"},
-    "Only records changed at or after this instant (ISO 8601, read like `from`), oldest change "
-    "first by (`updated_at`, `id`); `cursor` is then this list's opaque `next_cursor`. Page to "
-    "the end, keep the greatest `updated_at` received and pass it next time: no change is "
-    "lost (docs/api-guide.md, Keep a copy in sync).",
-)
 PATH_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 
 
@@ -176,13 +127,26 @@ COMMON_ERRORS = (401, 429, 500, 503)
 
 
 def api_operation(
-    *, operation_id: str, summary: str, response, parameters=(), errors=(), examples=()
+    *,
+    operation_id: str,
+    summary: str,
+    response,
+    query: Query | None = None,
+    parameters=(),
+    errors=(),
+    examples=(),
 ):
-    """The schema of one operation: named for generated clients (``list_sessions``)."""
+    """The schema of one operation: named for generated clients (``list_sessions``). Its query
+    parameters are the view's :class:`~core.params.Query`, the one its parser reads; other
+    ``parameters`` (the path's) as given."""
+    for parameter in parameters:
+        if parameter.location == OpenApiParameter.QUERY:
+            raise TypeError(f"query parameter {parameter.name!r}: declare it in query=, once")
+    documented = query.documented if query is not None else ()
     return extend_schema(
         operation_id=operation_id,
         summary=summary,
-        parameters=list(parameters),
+        parameters=[*parameters, *map(query_parameter, documented)],
         responses={200: response, **_errors(*sorted({*errors, *COMMON_ERRORS}))},
         examples=list(examples),
     )
@@ -237,15 +201,8 @@ def add_response_headers(result, generator, request, public):
 
 
 __all__ = [
-    "FROM",
-    "LIMIT",
     "PATH_ID",
-    "SCENARIO_CURSOR",
-    "SCENARIO_ID",
-    "SESSION_CURSOR",
-    "TO",
-    "USER_CURSOR",
-    "USER_ID",
     "OpenApiExample",
     "api_operation",
+    "query_parameter",
 ]

@@ -39,8 +39,7 @@ TURN = f.Shape(
 
 SESSION_DETAIL = SESSION.extend("SessionDetail", f.items("transcript", TURN))
 
-# The list's objects: a session, and its transcript with expand=transcript (the scorecard
-# expansion is added by the scorecards app: roleplay/views.py).
+# A listed session's transcript, only with expand=transcript (SESSION_LISTED, below).
 TRANSCRIPT_EXPANSION = f.items("transcript", TURN, only_with="transcript")
 
 SCENARIO = f.Shape(

@@ -5,26 +5,21 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core import cursors
-from core.cursors import SessionCursor, StaleCursor
+from core.cursors import StaleCursor
 from core.errors import InvalidParameter
 from core.examples import example
-from core.params import QueryParams
-from core.schema import (
-    FROM,
+from core.params import (
     LIMIT,
-    PATH_ID,
-    SCENARIO_CURSOR,
+    PERIOD,
     SCENARIO_ID,
-    SESSION_CURSOR,
-    TO,
     UPDATED_SINCE,
-    USER_CURSOR,
     USER_ID,
-    api_operation,
-    enum_query,
-    envelope_of,
-    query,
+    Choice,
+    ChoiceSet,
+    Cursor,
+    Query,
 )
+from core.schema import PATH_ID, api_operation, envelope_of
 from core.viewsets import one, page
 from tenants.viewsets import TenantScopedViewSet
 
@@ -46,57 +41,74 @@ from .shapes import (
     user_page_example,
 )
 
-SESSION_STATUSES = tuple(Session.Status.values)
-USER_ROLES = tuple(Rep.Role.values)
 EMAIL = frozenset({"email"})
-INCLUDE_EMAIL = enum_query(
+INCLUDE_EMAIL = Choice(
     "include",
     ("email",),
     "`email` adds each user's email; needs the `users:email` scope (else 403).",
 )
 
-
-def expand_query(expansions: tuple[str, ...]):
-    return query(
-        "expand",
-        {
-            "type": "string",
-            "pattern": "^(" + "|".join(expansions) + ")(,(" + "|".join(expansions) + "))*$",
-        },
-        "Comma-separated: "
-        + "; ".join(EXPANSION_HELP[name] for name in expansions)
-        + ". A page still costs a constant number of queries.",
-    )
-
-
+# expand=<name> of /sessions: the extra scope it needs (None: none beyond sessions:read), and
+# what it does.
+EXPANSIONS: dict[str, str | None] = {"transcript": None, "scorecard": "scorecards:read"}
 EXPANSION_HELP = {
     "transcript": "`transcript` inlines each session's transcript as the detail returns it",
     "scorecard": "`scorecard` inlines each session's scorecard object (null when it has none); "
     "needs `scorecards:read` as well (else 403)",
 }
 
-
-def session_list_operation(shape, expansions: tuple[str, ...]):
-    """The schema of GET /sessions for the expansions a view offers (roleplay/views.py adds
-    the scorecard's)."""
-    return api_operation(
-        operation_id="list_sessions",
-        examples=example(session_page_example),
-        summary="List sessions, newest first (or oldest change first with updated_since)",
-        response=envelope_of("SessionPage", shape, paginated=True),
-        parameters=[
-            LIMIT,
-            FROM,
-            TO,
-            USER_ID,
-            SCENARIO_ID,
-            enum_query("status", SESSION_STATUSES, "Only sessions in this status."),
-            UPDATED_SINCE,
-            expand_query(expansions),
-            SESSION_CURSOR,
-        ],
-        errors=[400, 403],
-    )
+# Each list's query parameters, declared once: its schema and its parser (core/params.py). In
+# the order they are read, which is the order a 400 names them in.
+SESSION_QUERY = Query(
+    LIMIT,
+    PERIOD,
+    USER_ID,
+    SCENARIO_ID,
+    Choice("status", tuple(Session.Status.values), "Only sessions in this status."),
+    ChoiceSet(
+        "expand",
+        tuple(EXPANSIONS),
+        "Comma-separated: "
+        + "; ".join(EXPANSION_HELP[name] for name in EXPANSIONS)
+        + ". A page still costs a constant number of queries.",
+    ),
+    UPDATED_SINCE,
+    Cursor(
+        # No example value: Swagger UI's "Try it out" would send it, and the first page a
+        # visitor sees would start in the past instead of at the newest session.
+        "session-cursor",
+        cursors.SESSIONS,
+        changes_kind=cursors.SESSIONS_UPDATED,
+        description="The previous page's `next_cursor`: the RFC 3339 `started_at` of its last "
+        "session (sessions strictly before it follow), with `~<session id>` appended only when "
+        "the next page starts at that same instant, e.g. `2026-05-06T17:00:00Z~30000000-0000-"
+        "0000-0000-000000000004`. Any ISO 8601 timestamp is accepted and means 'strictly "
+        "before'.",
+    ),
+)
+SCENARIO_QUERY = Query(
+    LIMIT,
+    UPDATED_SINCE,
+    Cursor("scenario-cursor", cursors.SCENARIOS, changes_kind=cursors.SCENARIOS_UPDATED),
+)
+USER_QUERY = Query(
+    LIMIT,
+    Choice("role", tuple(Rep.Role.values), "Only users with this role."),
+    INCLUDE_EMAIL,
+    UPDATED_SINCE,
+    Cursor("user-cursor", cursors.USERS, changes_kind=cursors.USERS_UPDATED),
+)
+USER_GET_QUERY = Query(INCLUDE_EMAIL)
+SCORECARD_QUERY = Query(
+    LIMIT,
+    PERIOD,
+    USER_ID,
+    SCENARIO_ID,
+    Choice("verdict", tuple(Scorecard.Verdict.values), "Only scorecards with this verdict."),
+    UPDATED_SINCE,
+    # (started_at, id), or with updated_since (updated_at, id): each list's own kind.
+    Cursor("scorecard-cursor", cursors.SCORECARDS, changes_kind=cursors.SCORECARDS_UPDATED),
+)
 
 
 @contextmanager
@@ -110,44 +122,41 @@ def _stale_cursor_is_invalid() -> Iterator[None]:
 
 
 class SessionViewSet(TenantScopedViewSet):
-    required_scope = "sessions:read"
-    # expand=<name>: the extra scope it needs (None: none beyond sessions:read).
-    expansions: dict[str, str | None] = {"transcript": None, "scorecard": "scorecards:read"}
+    """Sessions: one per role-play call, with its transcript; `expand=scorecard` inlines each
+    session's scorecard."""
 
-    @session_list_operation(SESSION_LISTED, ("transcript", "scorecard"))
+    required_scope = "sessions:read"
+
+    @api_operation(
+        operation_id="list_sessions",
+        examples=example(session_page_example),
+        summary="List sessions, newest first (or oldest change first with updated_since)",
+        response=envelope_of("SessionPage", SESSION_LISTED, paginated=True),
+        query=SESSION_QUERY,
+        errors=[400, 403],
+    )
     def list(self, request: Request) -> Response:
-        params = QueryParams(request.query_params)
-        limit = params.limit()
-        started_from, started_to = params.period()
+        q = SESSION_QUERY.parse(request)
+        for name in sorted(q.expand):
+            if EXPANSIONS[name] is not None:
+                self.require_scope(EXPANSIONS[name])
+
+        started_from, started_to = q.period
         filters = selectors.SessionFilters(
             started_from=started_from,
             started_to=started_to,
-            user_id=params.uuid("user_id"),
-            scenario_id=params.uuid("scenario_id"),
-            status=params.choice("status", SESSION_STATUSES),
+            user_id=q.user_id,
+            scenario_id=q.scenario_id,
+            status=q.status,
         )
-        expand = params.choice_set("expand", tuple(self.expansions))
-        since = params.timestamp("updated_since")
-        after = params.cursor(cursors.SESSIONS_UPDATED) if since is not None else None
-        cursor = None
-        if since is None and (raw_cursor := params.raw("cursor")) is not None:
-            try:
-                cursor = SessionCursor.decode(raw_cursor)
-            except ValueError as exc:
-                params.error("cursor", f"{exc}; pass the next_cursor of the previous page")
-        params.validate()
-        for name in sorted(expand):
-            if self.expansions[name] is not None:
-                self.require_scope(self.expansions[name])
-
-        read = dict(tenant=self.tenant, filters=filters, limit=limit, include=expand)
-        if since is not None:
+        read = dict(tenant=self.tenant, filters=filters, limit=q.limit, include=q.expand)
+        if q.updated_since is not None:  # the cursor is then an opaque position
             found = selectors.session_changes(
-                **read, since=since, after=after, shape=SESSION_LISTED
+                **read, since=q.updated_since, after=q.cursor, shape=SESSION_LISTED
             )
-        else:
-            found = selectors.session_list(**read, cursor=cursor)
-        return page(found, SESSION_LISTED, expand)
+        else:  # a SessionCursor
+            found = selectors.session_list(**read, cursor=q.cursor)
+        return page(found, SESSION_LISTED, q.expand)
 
     @api_operation(
         operation_id="get_session",
@@ -171,24 +180,20 @@ class ScenarioViewSet(TenantScopedViewSet):
         examples=example(scenario_page_example),
         summary="List scenarios: active first, then archived; by name",
         response=envelope_of("ScenarioPage", SCENARIO, paginated=True),
-        parameters=[LIMIT, UPDATED_SINCE, SCENARIO_CURSOR],
+        query=SCENARIO_QUERY,
         errors=[400, 403],
     )
     def list(self, request: Request) -> Response:
-        params = QueryParams(request.query_params)
-        limit = params.limit()
-        since = params.timestamp("updated_since")
-        after = params.cursor(cursors.SCENARIOS if since is None else cursors.SCENARIOS_UPDATED)
-        params.validate()
-        if since is not None:
+        q = SCENARIO_QUERY.parse(request)
+        if q.updated_since is not None:
             return page(
                 selectors.scenario_changes(
-                    tenant=self.tenant, since=since, after=after, limit=limit
+                    tenant=self.tenant, since=q.updated_since, after=q.cursor, limit=q.limit
                 ),
                 SCENARIO,
             )
         with _stale_cursor_is_invalid():
-            found = selectors.scenario_list(tenant=self.tenant, after=after, limit=limit)
+            found = selectors.scenario_list(tenant=self.tenant, after=q.cursor, limit=q.limit)
         return page(found, SCENARIO)
 
     @api_operation(
@@ -211,32 +216,21 @@ class UserViewSet(TenantScopedViewSet):
         examples=example(user_page_example),
         summary="List users (reps) by name",
         response=envelope_of("UserPage", USER, paginated=True),
-        parameters=[
-            LIMIT,
-            enum_query("role", USER_ROLES, "Only users with this role."),
-            INCLUDE_EMAIL,
-            UPDATED_SINCE,
-            USER_CURSOR,
-        ],
+        query=USER_QUERY,
         errors=[400, 403],
     )
     def list(self, request: Request) -> Response:
-        params = QueryParams(request.query_params)
-        limit = params.limit()
-        role = params.choice("role", USER_ROLES)
-        include = params.choice("include", ("email",))
-        since = params.timestamp("updated_since")
-        after = params.cursor(cursors.USERS if since is None else cursors.USERS_UPDATED)
-        params.validate()
-        if include == "email":
+        q = USER_QUERY.parse(request)
+        if q.include == "email":
             self.require_scope("users:email")
 
-        included = EMAIL if include == "email" else frozenset()
-        read = dict(tenant=self.tenant, role=role, limit=limit)
-        if since is not None:
-            return page(selectors.user_changes(**read, since=since, after=after), USER, included)
+        included = EMAIL if q.include == "email" else frozenset()
+        read = dict(tenant=self.tenant, role=q.role, limit=q.limit)
+        if q.updated_since is not None:
+            found = selectors.user_changes(**read, since=q.updated_since, after=q.cursor)
+            return page(found, USER, included)
         with _stale_cursor_is_invalid():
-            found = selectors.user_list(**read, after=after)
+            found = selectors.user_list(**read, after=q.cursor)
         return page(found, USER, included)
 
     @api_operation(
@@ -244,20 +238,16 @@ class UserViewSet(TenantScopedViewSet):
         examples=example(user_example),
         summary="One user (rep)",
         response=envelope_of("UserEnvelope", USER),
-        parameters=[PATH_ID, INCLUDE_EMAIL],
+        parameters=[PATH_ID],
+        query=USER_GET_QUERY,
         errors=[400, 403, 404],
     )
     def retrieve(self, request: Request, id: str) -> Response:
-        params = QueryParams(request.query_params)
-        include = params.choice("include", ("email",))
-        params.validate()
-        if include == "email":
+        q = USER_GET_QUERY.parse(request)
+        if q.include == "email":
             self.require_scope("users:email")
-        included = EMAIL if include == "email" else frozenset()
+        included = EMAIL if q.include == "email" else frozenset()
         return one(selectors.user_get(tenant=self.tenant, user_id=self.path_id()), USER, included)
-
-
-VERDICTS = tuple(Scorecard.Verdict.values)
 
 
 class ScorecardViewSet(TenantScopedViewSet):
@@ -268,40 +258,22 @@ class ScorecardViewSet(TenantScopedViewSet):
         examples=example(scorecard_page_example),
         summary="List scorecards, by their session's start, newest first",
         response=envelope_of("ScorecardPage", SCORECARD, paginated=True),
-        parameters=[
-            LIMIT,
-            FROM,
-            TO,
-            USER_ID,
-            SCENARIO_ID,
-            enum_query("verdict", VERDICTS, "Only scorecards with this verdict."),
-            UPDATED_SINCE,
-            query(
-                "cursor",
-                {"type": "string", "format": "scorecard-cursor"},
-                "The previous page's `next_cursor` (opaque).",
-            ),
-        ],
+        query=SCORECARD_QUERY,
         errors=[400, 403],
     )
     def list(self, request: Request) -> Response:
-        params = QueryParams(request.query_params)
-        limit = params.limit()
-        started_from, started_to = params.period()
+        q = SCORECARD_QUERY.parse(request)
+        started_from, started_to = q.period
         filters = selectors.ScorecardFilters(
             started_from=started_from,
             started_to=started_to,
-            user_id=params.uuid("user_id"),
-            scenario_id=params.uuid("scenario_id"),
-            verdict=params.choice("verdict", VERDICTS),
+            user_id=q.user_id,
+            scenario_id=q.scenario_id,
+            verdict=q.verdict,
         )
-        since = params.timestamp("updated_since")
-        # (started_at, id), or with updated_since (updated_at, id): each list's own kind.
-        after = params.cursor(cursors.SCORECARDS if since is None else cursors.SCORECARDS_UPDATED)
-        params.validate()
-        read = dict(tenant=self.tenant, filters=filters, after=after, limit=limit)
-        if since is not None:
-            return page(selectors.scorecard_changes(**read, since=since), SCORECARD)
+        read = dict(tenant=self.tenant, filters=filters, after=q.cursor, limit=q.limit)
+        if q.updated_since is not None:
+            return page(selectors.scorecard_changes(**read, since=q.updated_since), SCORECARD)
         return page(selectors.scorecard_list(**read), SCORECARD)
 
     @api_operation(

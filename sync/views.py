@@ -10,8 +10,8 @@ from rest_framework.response import Response
 from core.cursors import DELETIONS
 from core.errors import ResyncRequired
 from core.examples import example
-from core.params import QueryParams
-from core.schema import LIMIT, api_operation, enum_query, envelope_of, query
+from core.params import LIMIT, Choice, Cursor, Query, Timestamp
+from core.schema import api_operation, envelope_of
 from core.viewsets import page
 from tenants.viewsets import TenantScopedViewSet
 
@@ -27,6 +27,23 @@ SCOPE_OF_KIND = {
     DeletionKind.USER: "users:read",
 }
 
+DELETION_QUERY = Query(
+    LIMIT,
+    Timestamp(
+        "since",
+        "Only deletions at or after this instant (ISO 8601, inclusive), with the guarantee of "
+        "`updated_since`. Older than the retention (`DELETIONS_RETENTION_DAYS`, 90 by default): "
+        "410 `resync_required`. Absent: every deletion kept.",
+    ),
+    Choice(
+        "object",
+        tuple(DeletionKind.values),
+        "Only this kind; needs that kind's read scope (else 403). Without it, the kinds this "
+        "token may read.",
+    ),
+    Cursor("deletion-cursor", DELETIONS),  # another list's: a 400 here, never a 410
+)
+
 
 class DeletionViewSet(TenantScopedViewSet):
     """``GET /api/v1/deletions``: what was deleted, for copies to delete too."""
@@ -38,37 +55,12 @@ class DeletionViewSet(TenantScopedViewSet):
         examples=example(deletion_page_example),
         summary="List deletions, oldest first",
         response=envelope_of("DeletionPage", DELETION, paginated=True),
-        parameters=[
-            query(
-                "since",
-                {"type": "string", "format": "date-time"},
-                "Only deletions at or after this instant (ISO 8601, inclusive), with the "
-                "guarantee of `updated_since`. Older than the retention "
-                "(`DELETIONS_RETENTION_DAYS`, 90 by default): 410 `resync_required`. Absent: "
-                "every deletion kept.",
-            ),
-            enum_query(
-                "object",
-                tuple(DeletionKind.values),
-                "Only this kind; needs that kind's read scope (else 403). Without it, the kinds "
-                "this token may read.",
-            ),
-            LIMIT,
-            query(
-                "cursor",
-                {"type": "string", "format": "deletion-cursor"},
-                "The previous page's `next_cursor` (opaque).",
-            ),
-        ],
+        query=DELETION_QUERY,
         errors=[400, 403, 410],
     )
     def list(self, request: Request) -> Response:
-        params = QueryParams(request.query_params)
-        limit = params.limit()
-        since = params.timestamp("since")
-        kind = params.choice("object", tuple(DeletionKind.values))
-        after = params.cursor(DELETIONS)  # another list's: a 400 here, never a 410
-        params.validate()
+        q = DELETION_QUERY.parse(request)
+        since, kind, after = q.since, q.object, q.cursor
         if kind is not None:
             self.require_scope(SCOPE_OF_KIND[kind])
             kinds = [kind]
@@ -82,6 +74,6 @@ class DeletionViewSet(TenantScopedViewSet):
                 "may have missed older ones. Copy everything again, then sync from then."
             )
         found = selectors.deletion_list(
-            tenant=self.tenant, kinds=kinds, since=since or kept_since, after=after, limit=limit
+            tenant=self.tenant, kinds=kinds, since=since or kept_since, after=after, limit=q.limit
         )
         return page(found, DELETION)

@@ -70,7 +70,12 @@ def test_session_cursors_round_trip(started_at, tie):
 kinds = st.sampled_from(sorted(KINDS))
 # What a client could send as an opaque cursor: any text, or any JSON array in URL-safe base64.
 json_items = st.one_of(
-    st.text(max_size=20), st.integers(), st.none(), kinds, st.uuids().map(str), almost
+    st.text(max_size=20),
+    st.integers(-(2**63), 2**63 - 1),
+    st.none(),
+    kinds,
+    st.uuids().map(str),
+    almost,
 )
 opaque_like = st.lists(json_items, max_size=4).map(
     lambda key: base64.urlsafe_b64encode(orjson.dumps(key)).decode().rstrip("=")

@@ -175,9 +175,8 @@ def test_delete_selected_in_admin_keeps_status_and_rollups(staff_client, tenant,
     cards = [ScorecardFactory(session__tenant=tenant) for _ in range(3)]
     SessionFactory(tenant=tenant)
     chosen = [cards[0], cards[1]] if model == "scorecard" else [c.session for c in cards[:2]]
-    app = "scorecards" if model == "scorecard" else "sessions_api"
     response = staff_client.post(
-        f"/admin/{app}/{model}/",
+        f"/admin/roleplay/{model}/",
         {"action": "delete_selected", "_selected_action": [o.pk for o in chosen], "post": "yes"},
     )
     assert response.status_code == 302
