@@ -3,8 +3,9 @@
 ``GET /metrics`` (outside ``/api/v1``, no token: keep it off the public network, as
 ``deploy/nginx/roleplay-api.conf`` does) serves requests by endpoint and status, latency
 histograms by endpoint, database and Redis errors, whether each process's database circuit
-breaker is open, and rate-limit refusals. With gunicorn's several processes the counts are
-summed across them through ``PROMETHEUS_MULTIPROC_DIR`` (``gunicorn.conf.py`` sets one up).
+breaker is open, rate-limit refusals, and reads that core.compiled could not compile. With
+gunicorn's several processes the counts are summed across them through
+``PROMETHEUS_MULTIPROC_DIR`` (``gunicorn.conf.py`` sets one up).
 """
 
 from __future__ import annotations
@@ -58,6 +59,12 @@ RATE_LIMITED = Counter(
     "api_rate_limited_total",
     "Requests refused 429: over a token's limit, or over the failed authentications of a client.",
     ["kind"],
+)
+COMPILED_FALLBACKS = Counter(
+    "api_compiled_query_fallbacks_total",
+    "Reads run through the ORM because core.compiled refused their query builder (logged once "
+    "per builder and process), by builder: its qualified name, from code.",
+    ["builder"],
 )
 
 
