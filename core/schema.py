@@ -124,6 +124,10 @@ def _errors(*statuses: int) -> dict[int, OpenApiResponse]:
 
 
 COMMON_ERRORS = (401, 429, 500, 503)
+NOT_MODIFIED = OpenApiResponse(
+    description="The request's `If-None-Match` names this answer's `ETag`: no body, not counted "
+    "against the rate limit."
+)
 
 
 def api_operation(
@@ -147,7 +151,11 @@ def api_operation(
         operation_id=operation_id,
         summary=summary,
         parameters=[*parameters, *map(query_parameter, documented)],
-        responses={200: response, **_errors(*sorted({*errors, *COMMON_ERRORS}))},
+        responses={
+            200: response,
+            304: NOT_MODIFIED,
+            **_errors(*sorted({*errors, *COMMON_ERRORS})),
+        },
         examples=list(examples),
     )
 
@@ -163,17 +171,37 @@ HEADERS = {
     "X-RateLimit-Limit": ("Requests per minute allowed to this token.", "integer"),
     "X-RateLimit-Remaining": ("Requests left in the current minute.", "integer"),
     "X-RateLimit-Reset": ("When the current minute's count resets (Unix seconds).", "integer"),
+    "RateLimit-Policy": (
+        'The IETF form of the limit: `"default";q=<requests>;w=60` (per 60-second window).',
+        "string",
+    ),
+    "RateLimit": (
+        'What remains of it: `"default";r=<requests left>;t=<seconds until the window resets>`.',
+        "string",
+    ),
+    "ETag": (
+        "A strong validator of this answer's body: send it back as `If-None-Match` to get a "
+        "304 while the answer is unchanged.",
+        "string",
+    ),
     "Retry-After": ("Seconds to wait before retrying.", "integer"),
     "WWW-Authenticate": (
         '`Bearer realm="api"`, with `error="invalid_token"` unless the credentials were missing.',
         "string",
     ),
 }
-RATE_LIMITED = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+RATE_LIMITED = (
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+    "RateLimit-Policy",
+    "RateLimit",
+)
 # Which responses carry which headers: rate-limit headers once the token is authenticated (so
 # not on 401, nor on a 500/503 that escaped the view), Retry-After on 429 and 503.
 HEADERS_OF_STATUS = {
-    "200": RATE_LIMITED,
+    "200": ("ETag", *RATE_LIMITED),
+    "304": ("ETag", *RATE_LIMITED),
     "400": RATE_LIMITED,
     "401": ("WWW-Authenticate",),
     "403": RATE_LIMITED,

@@ -10,9 +10,11 @@ omission); and a view reads through selectors that take the tenant, never throug
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import Any
 
+from django.http import HttpResponseNotModified
 from rest_framework import exceptions
 from rest_framework.exceptions import NotFound
 from rest_framework.negotiation import BaseContentNegotiation
@@ -66,6 +68,21 @@ class ApiViewSet(GenericViewSet):
             raise exceptions.MethodNotAllowed(request.method)
         super().initial(request, *args, **kwargs)
 
+    def finalize_response(self, request, response, *args, **kwargs):
+        """A 200 answer to a GET carries a strong ETag of its body; a request whose
+        ``If-None-Match`` names it gets a 304 with the ETag and no body instead."""
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if request.method not in ("GET", "HEAD") or response.status_code != 200:
+            return response
+        response.render()
+        tag = etag(response.content)
+        response["ETag"] = tag
+        if matches(request.META.get("HTTP_IF_NONE_MATCH"), tag):
+            not_modified = HttpResponseNotModified()
+            not_modified["ETag"] = tag
+            return not_modified
+        return response
+
     def get_queryset(self):
         raise TypeError(f"{type(self).__name__} reads through selectors, not get_queryset()")
 
@@ -78,6 +95,22 @@ class ApiViewSet(GenericViewSet):
         if not isinstance(raw, str) or not UUID_RE.match(raw):
             raise exceptions.NotFound()
         return uuid.UUID(raw)
+
+
+def etag(body: bytes) -> str:
+    """A strong validator: equal exactly when the bodies are (BLAKE2b-128 of the bytes sent)."""
+    return f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
+
+
+def matches(if_none_match: str | None, tag: str) -> bool:
+    """``If-None-Match`` (RFC 9110 13.1.2: weak comparison, a list, or ``*``) names ``tag``."""
+    if not if_none_match:
+        return False
+    for candidate in if_none_match.split(","):
+        candidate = candidate.strip()
+        if candidate == "*" or candidate.removeprefix("W/") == tag:
+            return True
+    return False
 
 
 def envelope(data: Any, *, next_cursor: str | type[Ellipsis] | None = ...) -> Response:

@@ -134,8 +134,8 @@ class Importer:
                     transaction.set_rollback(True)
                 else:
                     if self._tenants_changed:
-                        # A renamed tenant: cached tokens hold their tenant. Once per import,
-                        # after the commit.
+                        # A renamed tenant (or a new slug or time zone): cached tokens hold
+                        # their tenant. Once per import, after the commit.
                         token_caches_invalidate()
                     self.result.committed = True
         except TokenCachesStale:

@@ -32,6 +32,7 @@ from roleplay.models import Rep, Scenario, Scorecard, Session
 from roleplay.scorecard_rules import CALLOUTS, CATEGORIES, scorecard_item_problems
 from roleplay.transcripts import TURN
 from sync.models import DeletionKind
+from tenants.models import DEFAULT_TIME_ZONE, TIME_ZONE_EXAMPLE, is_time_zone
 
 __all__ = ["CLEANERS", "UUID_RE", "Invalid", "scorecard_item_problems"]
 
@@ -68,6 +69,23 @@ TENANT = Record(
             ),
         ),
         Field("name", text()),
+        # Absent or null is UTC, written like any other field: a re-import without it sets the
+        # tenant back to UTC (as a user line without email clears the email).
+        Field(
+            "time_zone",
+            text(
+                64,
+                also=[
+                    (
+                        "is_time_zone(v)",
+                        f"must be an IANA time zone name such as {TIME_ZONE_EXAMPLE} or UTC",
+                    )
+                ],
+                names={"is_time_zone": is_time_zone},
+            ),
+            required=False,
+            default=DEFAULT_TIME_ZONE,
+        ),
     ],
 )
 

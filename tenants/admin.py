@@ -3,9 +3,10 @@ from django.apps import apps
 from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.utils.html import format_html, format_html_join
 
 from . import tokens
-from .models import ApiToken, Tenant, TenantOwned
+from .models import ApiToken, Tenant, TenantOwned, time_zone_names
 from .scopes import ALL_SCOPES, SCOPES
 from .services import (
     TokenCachesStale,
@@ -56,9 +57,35 @@ class TellsServersAdmin(admin.ModelAdmin):
         return self._telling_servers(super().delete_view, request, *args, **kwargs)
 
 
+class TimeZoneInput(forms.TextInput):
+    """Text, offered the known IANA names as the operator types; the model's validator refuses
+    any other (a form error under the field)."""
+
+    LIST_ID = "time-zone-names"
+
+    def __init__(self, attrs=None):
+        super().__init__({"list": self.LIST_ID, "autocomplete": "off", **(attrs or {})})
+
+    def render(self, name, value, attrs=None, renderer=None):
+        names = format_html_join(
+            "", '<option value="{}">', ((n,) for n in sorted(time_zone_names()))
+        )
+        return super().render(name, value, attrs, renderer) + format_html(
+            '<datalist id="{}">{}</datalist>', self.LIST_ID, names
+        )
+
+
+class TenantForm(forms.ModelForm):
+    class Meta:
+        model = Tenant
+        fields = ["slug", "name", "time_zone", "is_active"]
+        widgets = {"time_zone": TimeZoneInput}
+
+
 @admin.register(Tenant)
 class TenantAdmin(TellsServersAdmin):
-    list_display = ["name", "slug", "is_active", "created_at"]
+    form = TenantForm
+    list_display = ["name", "slug", "time_zone", "is_active", "created_at"]
     list_filter = ["is_active"]
     search_fields = ["name", "slug", "=id"]
     readonly_fields = ["id", "created_at"]

@@ -1,4 +1,6 @@
+import functools
 import uuid
+import zoneinfo
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -8,11 +10,49 @@ from django.utils import timezone
 from . import tokens
 from .scoping import TenantScopedManager
 
+DEFAULT_TIME_ZONE = "UTC"
+TIME_ZONE_EXAMPLE = "America/New_York"
+
+
+@functools.cache
+def time_zone_names() -> frozenset[str]:
+    """The IANA names this host's time zone data knows (the system's, else the ``tzdata``
+    package), read once per process (40 ms) on first use. ``localtime`` is left out: a link to
+    the host's own zone, not an IANA name."""
+    return (frozenset(zoneinfo.available_timezones()) - {"localtime"}) | {DEFAULT_TIME_ZONE}
+
+
+def is_time_zone(value: object) -> bool:
+    """An IANA name zoneinfo loads (exactly as spelled: ``america/new_york`` is not one)."""
+    if value.__class__ is not str or value not in time_zone_names():
+        return False
+    if value == DEFAULT_TIME_ZONE:
+        return True  # even on a host without time zone data
+    try:
+        zoneinfo.ZoneInfo(value)  # one of the known names only: never a path from the input
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
+
+
+def validate_time_zone(value: object) -> None:
+    if not is_time_zone(value):
+        raise ValidationError(
+            f"Unknown time zone: use an IANA name such as {TIME_ZONE_EXAMPLE} or UTC.",
+            code="invalid_time_zone",
+        )
+
 
 class Tenant(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
+    time_zone = models.CharField(
+        max_length=64,
+        default=DEFAULT_TIME_ZONE,
+        validators=[validate_time_zone],
+        help_text=f"An IANA time zone name, such as {TIME_ZONE_EXAMPLE} or UTC.",
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -45,6 +45,10 @@ class Usage:
         return self.count > self.limit
 
     @property
+    def seconds_left(self) -> int:
+        return max(0, self.reset_at - int(time.time()))
+
+    @property
     def retry_after(self) -> int:
         return max(1, self.reset_at - int(time.time()))
 
@@ -53,6 +57,10 @@ class Usage:
             "X-RateLimit-Limit": str(self.limit),
             "X-RateLimit-Remaining": str(self.remaining),
             "X-RateLimit-Reset": str(self.reset_at),
+            # The IETF form (draft-ietf-httpapi-ratelimit-headers): the policy, and what remains
+            # of it with the seconds until the window resets.
+            "RateLimit-Policy": f'"default";q={self.limit};w={WINDOW_SECONDS}',
+            "RateLimit": f'"default";r={self.remaining};t={self.seconds_left}',
         }
 
 
@@ -60,6 +68,7 @@ class Usage:
 class TokenHit:
     """One request counted against its token's window, and the token epoch read with it."""
 
+    key: str  # the counter's key, without its window
     count: int
     reset_at: int
     epoch: str | None  # None: the store did not answer, so nothing may be trusted from it
@@ -182,12 +191,36 @@ def _store_unavailable() -> None:
 def hit_token(token_hash: str, address: str) -> TokenHit:
     """Counts a request against the token with this hash (known before the database is asked)
     and reads the token epoch and the address's failed authentications, in one round trip."""
-    used, reset_at, epoch, failed = _hit(
-        f"token:{token_hash[:32]}", read_epoch=True, peek=f"authfail:{address}"
-    )
+    key = f"token:{token_hash[:32]}"
+    used, reset_at, epoch, failed = _hit(key, read_epoch=True, peek=f"authfail:{address}")
     if failed > settings.API_FAILED_AUTH_PER_MINUTE:
         lockouts.add(address, reset_at)
-    return TokenHit(count=used, reset_at=reset_at, epoch=epoch, failed_auth=failed)
+    return TokenHit(key=key, count=used, reset_at=reset_at, epoch=epoch, failed_auth=failed)
+
+
+def refund(hit: TokenHit) -> TokenHit:
+    """Takes a request back off its token's count (a 304 is not counted, as GitHub's): in the
+    window it was counted in, where the store answers; otherwise the count stays."""
+    window, reset_at = _window()
+    if reset_at != hit.reset_at:
+        return hit  # a new window: the hit is already forgotten
+    count = hit.count
+    if breaker.allows():
+        try:
+            cache = caches[settings.API_RATE_LIMIT_CACHE]
+            full_key = f"rl:{hit.key}:{window}"
+            redis = redis_client(cache)
+            if redis is not None:
+                count = int(redis.decr(cache.make_and_validate_key(full_key)))
+            else:
+                count = cache.decr(full_key)
+        except Exception:  # the count stays: a refund is a courtesy, never an outage
+            REDIS_ERRORS.inc()
+            breaker.failed()
+            _store_unavailable()
+    else:
+        count = local_counts.hit(hit.key, window, -1)
+    return TokenHit(hit.key, count, hit.reset_at, hit.epoch, hit.failed_auth)
 
 
 def record_failed_auth(address: str) -> Usage:

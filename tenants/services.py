@@ -22,7 +22,7 @@ from . import token_cache, tokens
 from .models import ApiToken, Tenant, TenantOwned
 
 # Columns a batch upsert overwrites on a stored row (created_at: the time of first import).
-TENANT_UPDATE_FIELDS = ["slug", "name"]
+TENANT_UPDATE_FIELDS = ["slug", "name", "time_zone"]
 
 
 def stored_values(*, row: TenantOwned, fields: tuple[str, ...]) -> dict[str, Any] | None:
@@ -106,9 +106,10 @@ def tenant_delete(*, tenant: Tenant) -> None:
 
 def tenant_bulk_upsert(*, rows: list[dict[str, Any]]) -> bool:
     """Rows of ``Tenant`` fields by id (the importer's batches). Returns whether a stored tenant
-    changed (renamed, a new slug): the servers' cached tokens hold their tenant, so the caller
-    then calls ``token_caches_invalidate``, once for its whole transaction (the importer: once
-    per import, not per batch). New tenants need no bump: they have no tokens yet."""
+    changed (renamed, a new slug or time zone): the servers' cached tokens hold their tenant,
+    so the caller then calls ``token_caches_invalidate``, once for its whole transaction (the
+    importer: once per import, not per batch). New tenants need no bump: they have no tokens
+    yet."""
     stored = {
         values[0]: values[1:]
         for values in Tenant._base_manager.filter(id__in=[row["id"] for row in rows]).values_list(

@@ -6,9 +6,19 @@ from types import SimpleNamespace
 
 from core import shapes as f
 
+from .models import DEFAULT_TIME_ZONE
 from .scopes import ALL_SCOPES
 
-TENANT_REF = f.Shape("TenantRef", f.uuid("id"), f.text("name"))
+# Shown by GET /token alone: another operation naming a tenant gets a shape of its own.
+TENANT_REF = f.Shape(
+    "TenantRef",
+    f.uuid("id"),
+    f.text("name"),
+    f.text(
+        "time_zone",
+        help_text="The tenant's IANA time zone name, such as America/New_York; UTC by default.",
+    ),
+)
 
 TOKEN_INFO = f.Shape(
     "TokenInfo",
@@ -31,7 +41,11 @@ def token_example(demo, tenant_id: str) -> dict:
                 "name": "Looker",
                 "prefix": "rpt_AbCd1234",
                 # A nested shape renders an object, as it does a Tenant.
-                "tenant": SimpleNamespace(id=tenant["id"], name=tenant["name"]),
+                "tenant": SimpleNamespace(
+                    id=tenant["id"],
+                    name=tenant["name"],
+                    time_zone=tenant.get("time_zone") or DEFAULT_TIME_ZONE,
+                ),
                 "scopes": ["sessions:read", "scorecards:read"],
                 "created_at": "2026-05-01T09:00:00Z",
                 "expires_at": None,

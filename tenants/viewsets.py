@@ -18,6 +18,7 @@ from core.errors import NotAuthenticated, RateLimited
 from core.observability import RATE_LIMITED
 from core.viewsets import ApiViewSet
 
+from . import ratelimit
 from .authentication import BearerTokenAuthentication
 from .models import ApiToken, Tenant
 from .permissions import HasRequiredScope
@@ -51,6 +52,9 @@ class TenantScopedViewSet(ApiViewSet, abstract=True):
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
         usage = getattr(self, "rate_usage", None)
+        if usage is not None and response.status_code == 304:
+            # Not counted: the client already holds the answer (ETag, core/viewsets.py).
+            usage = ratelimit.refund(request.user.rate).usage(usage.limit)
         if usage is not None:
             for name, value in usage.headers().items():
                 response[name] = value

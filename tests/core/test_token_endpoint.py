@@ -18,11 +18,18 @@ def test_token_endpoint_describes_the_caller(client_for, tenant):
         "expires_at",
         "last_used_at",
     }
-    assert data["tenant"] == {"id": str(tenant.id), "name": "Acme Realty"}
+    assert data["tenant"] == {"id": str(tenant.id), "name": "Acme Realty", "time_zone": "UTC"}
     assert data["scopes"] == ["sessions:read", "users:read"]
     assert data["prefix"].startswith("rpt_") and len(data["prefix"]) == 12
     assert data["created_at"].endswith("Z") and data["expires_at"] is None
     assert data["last_used_at"].endswith("Z")
+
+
+def test_token_endpoint_shows_the_tenants_time_zone(client_for, tenant):
+    tenant.time_zone = "America/Argentina/Buenos_Aires"
+    tenant.save()
+    data = client_for(tenant, scopes=["users:read"]).get("/api/v1/token").json()["data"]
+    assert data["tenant"]["time_zone"] == "America/Argentina/Buenos_Aires"
 
 
 def test_no_cors_and_no_cookies(api):

@@ -253,6 +253,33 @@ def test_an_import_that_renames_a_tenant_bumps_once(shared_store, tmp_path, bump
     assert epoch() == after
 
 
+def test_an_import_that_changes_a_tenants_time_zone_bumps_once_like_a_rename(
+    shared_store, tmp_path, bumps
+):
+    import_lines(tmp_path, [L.tenant(L.ACME, time_zone="Europe/London")])
+    tenant = Tenant.objects.get(id=L.ACME)
+    _token, raw = token_create(tenant=tenant, name="Looker", scopes=["sessions:read"])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert client.get("/api/v1/token").json()["data"]["tenant"]["time_zone"] == "Europe/London"
+    assert client.get("/api/v1/token").status_code == 200  # now served from the cache
+    before = epoch()
+
+    moved = [L.tenant(L.ACME, time_zone="America/Chicago")]  # same name and slug
+    out, err = import_lines(tmp_path, moved)
+    assert out.startswith("Imported 1 tenant") and err == ""
+    assert len(bumps) == 1
+    assert epoch() != before
+    assert client.get("/api/v1/token").json()["data"]["tenant"]["time_zone"] == "America/Chicago"
+
+    after = epoch()
+    import_lines(tmp_path, moved)  # the same file again: nothing changes, nothing told
+    assert len(bumps) == 1 and epoch() == after
+    import_lines(tmp_path, [L.tenant(L.ACME)])  # no time_zone: back to UTC, a change
+    assert len(bumps) == 2
+    assert client.get("/api/v1/token").json()["data"]["tenant"]["time_zone"] == "UTC"
+
+
 def test_a_rename_by_import_or_dry_run_that_is_rolled_back_does_not_bump(
     shared_store, tmp_path, bumps
 ):

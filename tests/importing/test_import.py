@@ -12,6 +12,7 @@ from core.params import parse_timestamp
 from importing.importer import Importer
 from roleplay.models import Rep, Scenario, Scorecard, Session
 from tenants.models import Tenant
+from tenants.services import tenant_bulk_upsert
 from tests.importing.lines import (
     ACME,
     GLOBEX,
@@ -148,6 +149,12 @@ def _existing_data(tmp_path):
 
 
 S1 = "30000000-0000-0000-0000-000000000001"
+
+
+def initech(**kw):
+    return tenant("00000000-0000-0000-0000-0000000000c3", slug="initech", **kw)
+
+
 BAD_LINES = {
     "bad JSON": (b'{"type": "user", "id": ', "not valid JSON"),
     "not an object": (b"[1, 2, 3]", "must be a JSON object"),
@@ -199,6 +206,15 @@ BAD_LINES = {
     "blank name": (user(9, full_name="  "), "full_name: must not be blank"),
     "bad scenario status": (scenario(9, status="draft"), "status: must be one of"),
     "bad slug": (tenant("00000000-0000-0000-0000-0000000000c3", slug="a b"), "slug"),
+    "unknown time zone": (
+        initech(time_zone="Mars/Olympus_Mons"),
+        "time_zone: must be an IANA time zone name such as America/New_York or UTC",
+    ),
+    "time zone in the wrong case": (initech(time_zone="america/new_york"), "time_zone"),
+    "time zone as a path": (initech(time_zone="../../etc/passwd"), "time_zone"),
+    "host's localtime": (initech(time_zone="localtime"), "time_zone: must be an IANA"),
+    "time zone not a string": (initech(time_zone=5), "time_zone: must be a string"),
+    "blank time zone": (initech(time_zone=" "), "time_zone: must not be blank"),
     "slug taken": (tenant("00000000-0000-0000-0000-0000000000c3", slug="acme"), "slug"),
     "unknown tenant": (user(9, tenant_id="00000000-0000-0000-0000-0000000000ff"), "unknown tenant"),
     "unknown user": (session(9, user_n=99), "user_id: unknown user"),
@@ -392,3 +408,57 @@ def test_the_summary_line_counts_in_good_english(tmp_path):
     assert one.startswith("Imported 1 tenant from 1 line in ")
     two = run_import(write_file(tmp_path, [tenant(), user(1), user(2)], "two.jsonl"))
     assert two.startswith("Imported 1 tenant, 2 users from 3 lines in ")
+
+
+# -- a tenant's time zone -------------------------------------------------------------------------
+
+
+def test_a_tenant_line_sets_the_time_zone_and_token_shows_it(tmp_path, client_for):
+    run_import(write_file(tmp_path, [tenant(time_zone="America/New_York"), tenant(GLOBEX)]))
+    acme, globex = Tenant.objects.get(id=ACME), Tenant.objects.get(id=GLOBEX)
+    assert (acme.time_zone, globex.time_zone) == ("America/New_York", "UTC")  # default UTC
+    body = client_for(acme, scopes=["users:read"]).get("/api/v1/token").json()
+    assert body["data"]["tenant"] == {
+        "id": ACME,
+        "name": "Acme Realty",
+        "time_zone": "America/New_York",
+    }
+
+
+def test_a_tenant_line_without_a_time_zone_sets_it_back_to_utc(tmp_path):
+    """Absent or null is the default, written like any field (as a user line without email
+    clears it): the file says what the tenant is."""
+    run_import(write_file(tmp_path, [tenant(time_zone="Europe/Berlin")], "one.jsonl"))
+    run_import(write_file(tmp_path, [tenant(time_zone="Asia/Kolkata")], "two.jsonl"))
+    assert Tenant.objects.get().time_zone == "Asia/Kolkata"
+    run_import(write_file(tmp_path, [tenant(time_zone=None)], "three.jsonl"))
+    assert Tenant.objects.get().time_zone == "UTC"
+    run_import(write_file(tmp_path, [tenant(time_zone="Asia/Kolkata")], "four.jsonl"))
+    run_import(write_file(tmp_path, [tenant()], "five.jsonl"))
+    assert Tenant.objects.get().time_zone == "UTC"
+
+
+def test_an_unknown_time_zone_names_its_line_and_writes_nothing(tmp_path):
+    run_import(write_file(tmp_path, [tenant(time_zone="Europe/Berlin")], "one.jsonl"))
+    before = snapshot()
+    records = [
+        tenant(name="Acme Homes", time_zone="Europe/Paris"),
+        user(1),
+        tenant(GLOBEX, time_zone="Europe/Atlantis"),
+    ]
+    message = run_import_failing(write_file(tmp_path, records, "two.jsonl"))
+    assert re.search(r"^line 3: time_zone: must be an IANA time zone name", message, re.M)
+    assert "line 1:" not in message and "line 2:" not in message
+    assert snapshot() == before
+    assert Tenant.objects.get().time_zone == "Europe/Berlin"
+
+
+def test_a_time_zone_change_by_import_tells_the_token_caches(tmp_path):
+    """Cached tokens hold their tenant: a new time zone counts as a change, like a rename
+    (tests/faults/test_token_epoch.py runs the bump itself against Redis)."""
+    run_import(write_file(tmp_path, [tenant()]))
+    row = {"id": Tenant.objects.get().id, "slug": "acme", "name": "Acme Realty"}
+    assert tenant_bulk_upsert(rows=[{**row, "time_zone": "UTC"}]) is False
+    assert tenant_bulk_upsert(rows=[{**row, "time_zone": "Pacific/Auckland"}]) is True
+    assert Tenant.objects.get().time_zone == "Pacific/Auckland"
+    assert tenant_bulk_upsert(rows=[{**row, "time_zone": "Pacific/Auckland"}]) is False

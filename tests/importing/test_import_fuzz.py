@@ -7,6 +7,7 @@ import json
 import math
 import re
 import uuid
+import zoneinfo
 from datetime import UTC, datetime, timedelta, timezone
 
 import orjson
@@ -15,11 +16,12 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.core.validators import validate_email
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from importing.validation import CLEANERS, Invalid
 from roleplay.scorecard_rules import scorecard_item_problems
+from tenants.models import Tenant, is_time_zone, validate_time_zone
 from tests.helpers import db_property
 from tests.importing.lines import scenario, scorecard, session, snapshot, tenant, user
 
@@ -50,7 +52,7 @@ json_values = st.recursive(
     ),
     max_leaves=10,
 )
-TEMPLATES = [tenant(), user(), scenario(), session(), scorecard()]
+TEMPLATES = [tenant(time_zone="America/New_York"), user(), scenario(), session(), scorecard()]
 
 
 @st.composite
@@ -93,6 +95,20 @@ def test_arbitrary_lines_are_reported_never_raised(tmp_path_factory, data):
 # concern for speed: the generated checker must agree with it on every record, row and messages.
 
 RFC = "must be an RFC 3339 timestamp such as 2026-05-06T17:00:00Z"
+# The IANA names of this host's data ("localtime" is the host's own zone, not one of them).
+IANA = zoneinfo.available_timezones() - {"localtime"}
+
+
+def iana_time_zone(name):
+    """UTC, or a listed name that zoneinfo loads."""
+    if name == "UTC":
+        return True
+    try:
+        return name in IANA and zoneinfo.ZoneInfo(name) is not None
+    except Exception:
+        return False
+
+
 UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 
 
@@ -230,6 +246,9 @@ def reference(record):
         if row["slug"] is not None and not re.fullmatch(r"[-a-zA-Z0-9_]+", row["slug"]):
             f.fail("slug", "may contain only letters, digits, hyphens and underscores")
         row["name"] = f.text("name")
+        row["time_zone"] = f.text("time_zone", 64, required=False, default="UTC")
+        if not iana_time_zone(row["time_zone"]):
+            f.fail("time_zone", "must be an IANA time zone name such as America/New_York or UTC")
     elif kind == "user":
         row["full_name"] = f.text("full_name")
         row["email"] = f.text("email", 254, blank=True, required=False, default="")
@@ -312,6 +331,8 @@ BOUNDARIES = [
     *("a-b_C9", "a b", "x@example.com", "not-an-email", "2026-05-06T17:00:00Z"),
     *("2026-05-06T17:00:00", "0001-01-01T00:30:00+01:00", "10000000-0000-0000-0000-00000000000a"),
     *("10000000-0000-0000-0000-00000000000a\n", "2026-05-06T16:00:00Z", "t" * 65),
+    *("UTC", "America/New_York", "america/new_york", "Etc/GMT+5", "localtime", "posixrules"),
+    *("right/UTC", "America", "Etc/../UTC", "/etc/localtime", "UTC ", "zone.tab", "Factory"),
 ]
 edge_values = st.one_of(st.sampled_from(BOUNDARIES), turn_values, json_values)
 
@@ -393,3 +414,52 @@ def test_admin_gets_the_imports_item_rules_by_field():
         "callouts": ["callouts: must be a list"],
     }
     assert scorecard_item_problems({"categories": [], "callouts": None}) == {}
+
+
+# -- a tenant's time zone: any string is a zone zoneinfo loads, or refused -----------------------
+
+zone_like = st.one_of(
+    st.text(max_size=70),
+    st.sampled_from(sorted(IANA)),
+    st.sampled_from(sorted(IANA)).map(str.lower),
+    st.sampled_from(sorted(IANA)).map(lambda name: f"{name}/../{name}"),
+    st.from_regex(r"[A-Za-z_+\-]{1,14}(/[A-Za-z_+\-0-9]{1,14}){0,2}", fullmatch=True),
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(zone_like)
+@example("UTC")
+@example("localtime")
+@example("right/UTC")
+@example("a" * 5000)
+def test_any_string_is_a_time_zone_zoneinfo_loads_or_is_refused(value):
+    line = {**tenant(), "time_zone": value}
+    if is_time_zone(value):
+        assert zoneinfo.ZoneInfo(value).key == value
+        validate_time_zone(value)
+        assert CLEANERS["tenant"](line)["time_zone"] == value
+    else:
+        with pytest.raises(ValidationError):
+            validate_time_zone(value)
+        with pytest.raises(Invalid) as refused:
+            CLEANERS["tenant"](line)
+        assert [p for p in refused.value.problems if p.startswith("time_zone: ")]
+
+
+@db_property(200)
+@given(st.lists(zone_like, min_size=1, max_size=3))
+def test_arbitrary_time_zones_in_a_file_are_imported_or_reported(tmp_path_factory, values):
+    """Never an exception other than the command's report: all written, or nothing."""
+    path = tmp_path_factory.mktemp("zones") / "f.jsonl"
+    path.write_bytes(b"".join(orjson.dumps({**tenant(), "time_zone": v}) + b"\n" for v in values))
+    before = snapshot()
+    try:
+        call_command("import_data", str(path), stdout=io.StringIO(), stderr=io.StringIO())
+    except CommandError as exc:
+        assert not all(is_time_zone(v) for v in values)
+        assert "time_zone: " in str(exc)
+        assert snapshot() == before
+    else:
+        assert all(is_time_zone(v) for v in values)
+        assert Tenant.objects.get().time_zone == values[-1]  # the last line wins

@@ -91,6 +91,20 @@ def test_a_deactivated_tenant_takes_effect_on_the_next_request(
     assert token_client.get("/api/v1/token").status_code == 401
 
 
+def test_a_new_time_zone_shows_on_the_next_request(
+    shared_store, token_client, tenant, django_capture_on_commit_callbacks
+):
+    """GET /token shows the tenant's time zone from the cached token: admin's change replaces
+    the epoch, so the cached tenant is not shown again."""
+    assert token_queries(token_client) == (200, 1)
+    assert token_queries(token_client) == (200, 0)  # cached
+    with django_capture_on_commit_callbacks(execute=True):
+        tenant.time_zone = "Asia/Tokyo"
+        tenant_upsert(tenant=tenant)
+    response = token_client.get("/api/v1/token")
+    assert response.json()["data"]["tenant"]["time_zone"] == "Asia/Tokyo"
+
+
 def test_a_change_committed_while_the_token_loads_is_not_cached_over(
     shared_store, token_client, monkeypatch, django_capture_on_commit_callbacks
 ):

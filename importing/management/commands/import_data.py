@@ -105,11 +105,12 @@ class Command(BaseCommand):
             f"{verb} {counts or 'nothing'} from {_count(result.lines, 'line')} in {elapsed:.1f}s."
         )
         if result.token_caches_stale:
-            # The import stands; only names and slugs in the servers' token caches lag (an
-            # import changes no token and no tenant's is_active). A re-import would change
-            # nothing, hence tell nothing: the entries simply expire.
+            # The import stands; only names, slugs and time zones in the servers' token caches
+            # lag (an import changes no token and no tenant's is_active). A re-import would
+            # change nothing, hence tell nothing: the entries simply expire.
             self.stderr.write(
-                "Warning: a tenant was renamed, but Redis did not answer, so the API servers "
-                "were not told: each may go on showing the tenant's old name and slug (in "
-                f"logs too) for up to {settings.API_TOKEN_CACHE_SECONDS} s."
+                "Warning: a tenant was renamed (or its slug or time zone changed), but Redis did "
+                "not answer, so the API servers were not told: each may go on showing the "
+                "tenant's old name, slug and time zone (in logs too) for up to "
+                f"{settings.API_TOKEN_CACHE_SECONDS} s."
             )
