@@ -166,6 +166,18 @@ def decode_opaque(raw: str, kind: str) -> Position:
         raise ValueError(NOT_A_CURSOR) from None
 
 
+def opaque_page(
+    found: list[dict[str, Any]], *, limit: int, kind: str, at: str
+) -> tuple[list[dict[str, Any]], str | None]:
+    """``found``: up to ``limit + 1`` rows fetched in the list's order (the one more tells that
+    another page exists). The page, and the opaque cursor of its last row (its ``at`` column
+    and ``w_id``) when another page follows."""
+    if len(found) <= limit:
+        return found, None
+    last = found[limit - 1]
+    return found[:limit], encode_opaque(kind, last[at], last["w_id"])
+
+
 class StaleCursor(ValueError):
     """The row a name-ordered list's cursor points at was changed or deleted since."""
 
@@ -221,7 +233,4 @@ def anchored_page(
     found = list(rows.order_by(*order).values(**columns)[: limit + 1])
     if anchor is not None and not found and not anchor.exists():
         raise StaleCursor()
-    if len(found) <= limit:
-        return found, None
-    last = found[limit - 1]
-    return found[:limit], encode_opaque(kind, last["w_updated_at"], last["w_id"])
+    return opaque_page(found, limit=limit, kind=kind, at="w_updated_at")

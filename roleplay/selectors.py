@@ -16,7 +16,7 @@ from django.db.models import CharField, F, OuterRef, Subquery
 from django.db.models.fields.tuple_lookups import Tuple, TupleLessThan
 
 from core import compiled, cursors
-from core.cursors import Position, SessionCursor, anchored_page, encode_opaque, session_cursor
+from core.cursors import Position, SessionCursor, anchored_page, opaque_page, session_cursor
 from core.dbfunctions import RFC3339
 from core.shapes import Shape
 from sync.clock import changed_page
@@ -301,10 +301,7 @@ def scorecard_list(
             **SCORECARD_COLUMNS, k_started_at=F("session__started_at")
         )[: limit + 1]
     )
-    if len(rows) <= limit:
-        return rows, None
-    last = rows[limit - 1]
-    return rows[:limit], encode_opaque(cursors.SCORECARDS, last["k_started_at"], last["w_id"])
+    return opaque_page(rows, limit=limit, kind=cursors.SCORECARDS, at="k_started_at")
 
 
 def scorecard_changes(

@@ -41,7 +41,7 @@ from django.db.models import DateTimeField, Expression, F, Func, QuerySet
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan
 from django.db.models.functions import Now
 
-from core.cursors import encode_opaque
+from core.cursors import opaque_page
 
 # pg_advisory_xact_lock_shared(int4, int4): (b"SYNC" as an int, 1).
 SYNC_LOCK = (0x53594E43, 1)
@@ -128,8 +128,5 @@ def changed_page(
     if after is not None:
         page = page.filter(TupleGreaterThan(Tuple(F(field), F(tiebreak)), after))
     found = list(page.order_by(field, tiebreak).values(**columns)[: limit + 1])
-    if len(found) <= limit:
-        return found, None
-    last = found[limit - 1]
-    # Rendered at full precision (trailing zeros trimmed): the exact instant.
-    return found[:limit], encode_opaque(kind, last[f"w_{field}"], last["w_id"])
+    # The cursor's instant is rendered at full precision (trailing zeros trimmed): exact.
+    return opaque_page(found, limit=limit, kind=kind, at=f"w_{field}")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 from django.core.cache import caches
@@ -50,7 +50,7 @@ class Usage:
 
     @property
     def retry_after(self) -> int:
-        return max(1, self.reset_at - int(time.time()))
+        return max(1, self.seconds_left)
 
     def headers(self) -> dict[str, str]:
         return {
@@ -86,16 +86,16 @@ def _window() -> tuple[int, int]:
 
 
 def _count(
-    cache, key: str, *, read_epoch: bool = False, peek: str | None = None
+    cache, key: str, *, amount: int = 1, read_epoch: bool = False, peek: str | None = None
 ) -> tuple[int, str | None, int]:
-    """Increment and read a window counter (and the token epoch, and another counter without
-    incrementing it) in one round trip where the store allows it."""
+    """Add ``amount`` to a window counter and read it (and the token epoch, and another counter
+    without changing it) in one round trip where the store allows it."""
     redis = redis_client(cache)
     if redis is not None:
         # Raw commands, not the cache API: its values are pickled, these are plain strings.
         full_key = cache.make_and_validate_key(key)
         pipe = redis.pipeline(transaction=False)
-        pipe.incr(full_key)
+        pipe.incr(full_key, amount)
         pipe.expire(full_key, WINDOW_SECONDS + 5, nx=True)
         if read_epoch:
             token_cache.queue_epoch_read(pipe, cache)
@@ -110,7 +110,7 @@ def _count(
     # add() is a no-op when the key exists; incr() is atomic in LocMem. No epoch here: an
     # in-process store cannot tell other processes of a change, so token_cache is off.
     cache.add(key, 0, timeout=WINDOW_SECONDS + 5)
-    return cache.incr(key), None, (cache.get(peek, 0) if peek is not None else 0)
+    return cache.incr(key, amount), None, (cache.get(peek, 0) if peek is not None else 0)
 
 
 BREAKER_OPEN_SECONDS = 5.0
@@ -208,19 +208,14 @@ def refund(hit: TokenHit) -> TokenHit:
     if breaker.allows():
         try:
             cache = caches[settings.API_RATE_LIMIT_CACHE]
-            full_key = f"rl:{hit.key}:{window}"
-            redis = redis_client(cache)
-            if redis is not None:
-                count = int(redis.decr(cache.make_and_validate_key(full_key)))
-            else:
-                count = cache.decr(full_key)
+            count, _, _ = _count(cache, f"rl:{hit.key}:{window}", amount=-1)
         except Exception:  # the count stays: a refund is a courtesy, never an outage
             REDIS_ERRORS.inc()
             breaker.failed()
             _store_unavailable()
     else:
         count = local_counts.hit(hit.key, window, -1)
-    return TokenHit(hit.key, count, hit.reset_at, hit.epoch, hit.failed_auth)
+    return replace(hit, count=count)
 
 
 def record_failed_auth(address: str) -> Usage:

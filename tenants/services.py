@@ -187,9 +187,7 @@ def token_bulk_revoke(*, tokens: QuerySet[ApiToken]) -> int:
 
 
 def token_delete(*, token: ApiToken) -> None:
-    with transaction.atomic():
-        token.delete()
-        token_caches_invalidate()
+    token_bulk_delete(tokens=ApiToken.objects.filter(pk=token.pk))
 
 
 def token_bulk_delete(*, tokens: QuerySet[ApiToken]) -> int:
