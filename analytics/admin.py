@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from roleplay.models import ScenarioDay, TenantDay
+from roleplay.models import RepBucket, ScenarioDay, TenantDay
 
 
 class RollupAdmin(admin.ModelAdmin):
@@ -32,3 +32,14 @@ class TenantDayAdmin(RollupAdmin):
 class ScenarioDayAdmin(RollupAdmin):
     list_display = ["day", "scenario", "tenant", "sessions", "scored", "score_total"]
     list_select_related = ["tenant", "scenario"]
+
+
+@admin.register(RepBucket)
+class RepBucketAdmin(RollupAdmin):
+    """The breakdowns' rollups: a rep's day, ISO week or month in the tenant's time zone."""
+
+    list_display = ["start", "unit", "user", "tenant", "sessions", "scored", "score_total"]
+    list_filter = ["tenant", "unit"]
+    list_select_related = ["tenant", "user"]
+    date_hierarchy = "start"
+    ordering = ["-start"]

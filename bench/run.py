@@ -391,6 +391,19 @@ def run(sessions: int, tenants: int, rounds: int, depth_pages: int, wrk_seconds:
             "ratio": statistics.median(an_ratios),
             "ratios": an_ratios,
         }
+        # Beside it, the breakdown of the same year by rep and week (bench/breakdown.py has
+        # it against the plain aggregate, and every other by).
+        breakdown_url = f"/api/v1/analytics/breakdown?by=user,week&from={year_from}&to={year_to}"
+        p_breakdown, p_detail, bd_ratios = interleaved(
+            lambda: client.p50([breakdown_url], rounds), lambda: client.p50(detail_urls, rounds)
+        )
+        results["breakdown"] = {
+            "groups": len(client.json(breakdown_url)["data"]),
+            "p50_breakdown_ms": p_breakdown * 1e3,
+            "p50_detail_ms": p_detail * 1e3,
+            "ratio": statistics.median(bd_ratios),
+            "ratios": bd_ratios,
+        }
 
         results["sync"] = sync_figures(
             client, env, jsonl, database_url, tenant_id, scratch, rounds, depth_pages
@@ -618,6 +631,14 @@ def report(results: dict, command: str) -> str:
         f"{an['p50_detail_ms']:.1f} ms | {an['ratio']:.1f}×{spread(an)} | ≤ 3: "
         f"{verdict(an['ratio'] <= 3)} |",
     ]
+    bd = results.get("breakdown")
+    if bd:
+        lines.append(
+            f"| analytics: breakdown by=user,week | p50 {bd['p50_breakdown_ms']:.1f} ms "
+            f"({bd['groups']:,} groups on the page) | GET /sessions/{{id}} p50 "
+            f"{bd['p50_detail_ms']:.1f} ms | {bd['ratio']:.1f}×{spread(bd)} | ≤ 3: "
+            f"{verdict(bd['ratio'] <= 3)} |"
+        )
     if tp:
         lines.append(
             f"| throughput (wrk, 32 conns) | mix {tp['api']['rps']:,.0f} req/s, p99 "

@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularSwaggerView
 
-from analytics.views import SummaryViewSet
+from analytics.views import BreakdownViewSet, SummaryViewSet
 from core.front import favicon, front
 from core.health import healthz, readyz
 from core.observability import metrics
@@ -36,6 +36,7 @@ api_v1 = [
         name="redoc",
     ),
     path("analytics/summary", SummaryViewSet.as_view(LIST), name="analytics-summary"),
+    path("analytics/breakdown", BreakdownViewSet.as_view(LIST), name="analytics-breakdown"),
 ]
 
 urlpatterns = [

@@ -37,7 +37,7 @@ from typing import Any
 
 import orjson
 from django.db.models import BooleanField, Expression, F, Field, Func, QuerySet, Subquery
-from django.db.models.fields.tuple_lookups import Tuple
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan
 
 from .formats import UUID_RE, parse_timestamp, rfc3339
 
@@ -234,3 +234,28 @@ def anchored_page(
     if anchor is not None and not found and not anchor.exists():
         raise StaleCursor()
     return opaque_page(found, limit=limit, kind=kind, at="w_updated_at")
+
+
+def keyset_page(
+    rows: QuerySet,
+    *,
+    order: Sequence[str],
+    after: tuple[Any, ...] | None,
+    limit: int,
+    columns: Mapping[str, Expression],
+) -> tuple[list[dict[str, Any]], tuple[Any, ...] | None]:
+    """One page of ``rows`` in ``order`` (ascending, ending in ``id``) strictly after the sort
+    key ``after`` (its values), and the sort key of its last row when another page follows.
+
+    For a reader that keeps its position itself (a CSV export, core/export.py), never in a URL:
+    the key holds the row's names. Unlike :func:`anchored_page`, the position is the key, not a
+    row to look up, so an edit to the row it came from cannot lose it: the list goes on from
+    where that row was."""
+    if after is not None:
+        rows = rows.filter(TupleGreaterThan(Tuple(*(F(name) for name in order)), after))
+    keys = {f"k_{name}": F(name) for name in order}
+    found = list(rows.order_by(*order).values(**columns, **keys)[: limit + 1])
+    if len(found) <= limit:
+        return found, None
+    last = found[limit - 1]
+    return found[:limit], tuple(last[key] for key in keys)

@@ -73,6 +73,36 @@ class JSONText(_Rendered):
     sqlite_template = "{f}"
 
 
+def xact_lock(connection, namespace: int, key: str, *, shared: bool = False) -> None:
+    """A PostgreSQL advisory lock on (``namespace``, ``key``) held until the transaction ends;
+    shared ones only wait for, and hold off, the exclusive one. Other databases run one write
+    transaction at a time already: nothing to do."""
+    if connection.vendor != "postgresql":
+        return
+    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {function}(%s, hashtext(%s))", [namespace, key])
+
+
+def json_items(vendor: str, column: str) -> tuple[str, str, str, str]:
+    """SQL to read a JSON array of ``{"key", "label", "score"}`` objects in ``column`` as rows:
+    the FROM clause to append after the table, and the key, label and score expressions."""
+    if vendor == "postgresql":
+        return (
+            f" CROSS JOIN LATERAL jsonb_to_recordset({column}::jsonb)"
+            " AS e(key text, label text, score integer)",
+            "e.key",
+            "e.label",
+            "e.score",
+        )
+    return (
+        f", json_each({column}) AS e",
+        "json_extract(e.value, '$.key')",
+        "json_extract(e.value, '$.label')",
+        "json_extract(e.value, '$.score')",
+    )
+
+
 class AnyOf(Lookup):
     """``id__any_of=[...]``: ``id = ANY(%s)`` with one array parameter on PostgreSQL.
 

@@ -31,7 +31,8 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -270,21 +271,33 @@ def guarded_health_check(db, check: Callable[[], None]) -> None:
             _discard(db)
 
 
+@contextmanager
+def guarded() -> Iterator[None]:
+    """The database work inside runs as a request's does: each call under the deadline, through
+    the breaker, and so is a connection opened meanwhile. The middleware puts every request's
+    view inside one; a streamed answer (core/export.py) puts each query it runs after the view
+    returned inside another, since the request's guard has ended by then."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    state = _Request(breaker=settings.API_DB_BREAKER_FAILURES > 0)
+    if not state.breaker and settings.API_DB_CALL_DEADLINE_SECONDS <= 0:
+        yield
+        return
+    token = _request.set(state)
+    try:
+        with connection.execute_wrapper(_deadline):
+            yield
+    finally:
+        _request.reset(token)
+        if state.probe:
+            breaker.release_probe()  # a no-op if the probe closed or reopened the breaker
+
+
 class DatabaseDeadlineMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if connection.vendor != "postgresql":
+        with guarded():
             return self.get_response(request)
-        state = _Request(breaker=settings.API_DB_BREAKER_FAILURES > 0)
-        if not state.breaker and settings.API_DB_CALL_DEADLINE_SECONDS <= 0:
-            return self.get_response(request)
-        token = _request.set(state)
-        try:
-            with connection.execute_wrapper(_deadline):
-                return self.get_response(request)
-        finally:
-            _request.reset(token)
-            if state.probe:
-                breaker.release_probe()  # a no-op if the probe closed or reopened the breaker

@@ -16,12 +16,13 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
+from . import zones
 from .cursors import SESSIONS, Position, SessionCursor, decode_opaque
 from .errors import InvalidParameter
-from .formats import EARLIEST, UUID_RE, Edge, parse_timestamp
+from .formats import EARLIEST, LATEST, TIMESTAMP_RE, UUID_RE, Edge, parse_timestamp
 
 LATER_THAN_TO = "must not be later than to"
 
@@ -149,6 +150,7 @@ class Documented(NamedTuple):
     name: str
     schema: dict[str, Any]
     description: str
+    required: bool = False
 
 
 class Param:
@@ -158,10 +160,18 @@ class Param:
     given). A kind that reads several parameters (:class:`Period`) documents each of them.
     """
 
-    def __init__(self, name: str, schema: dict[str, Any], description: str, *, key: str = ""):
+    def __init__(
+        self,
+        name: str,
+        schema: dict[str, Any],
+        description: str,
+        *,
+        key: str = "",
+        required: bool = False,
+    ):
         self.name = name
         self.key = key or name
-        self.documented: tuple[Documented, ...] = (Documented(name, schema, description),)
+        self.documented: tuple[Documented, ...] = (Documented(name, schema, description, required),)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -215,6 +225,71 @@ class Period(Param):
         self, params: QueryParams, values: Mapping[str, Any]
     ) -> tuple[datetime | None, datetime | None]:
         return params.period()
+
+
+class TimeZoneName(Param):
+    """``tz``: an IANA time zone name (core/zones.py); None when absent."""
+
+    def __init__(self, name: str, description: str):
+        super().__init__(name, {"type": "string", "format": "time-zone"}, description)
+
+    def read(self, params: QueryParams, values: Mapping[str, Any]) -> str | None:
+        raw = params.raw(self.name)
+        if raw is None:
+            return None
+        try:
+            zones.zone(raw)
+        except KeyError:
+            params.error(self.name, "must be an IANA time zone name such as America/New_York")
+            return None
+        return raw
+
+
+class LocalPeriod(Param):
+    """``from`` and ``to`` where a date alone is a local day of a time zone known only later
+    (the tenant's): each is an instant, a ``date`` (a date alone), or None when absent.
+    :func:`local_bounds` makes them instants once the zone is known."""
+
+    def __init__(self, *, from_description: str, to_description: str, key: str = "period"):
+        date_time = {"type": "string", "format": "date-time"}
+        super().__init__("from", date_time, from_description, key=key)
+        self.documented += (Documented("to", date_time, to_description),)
+
+    @staticmethod
+    def _one(params: QueryParams, name: str, edge: Edge) -> datetime | date | None:
+        raw = params.raw(name)
+        if raw is None:
+            return None
+        try:
+            instant = parse_timestamp(raw, date_means=edge)
+        except ValueError as exc:
+            params.error(name, str(exc))
+            return None
+        match = TIMESTAMP_RE.match(raw)
+        if match and match["time"] is None and not raw.startswith("0000-"):
+            return date.fromisoformat(match["date"])
+        return instant
+
+    def read(
+        self, params: QueryParams, values: Mapping[str, Any]
+    ) -> tuple[datetime | date | None, datetime | date | None]:
+        return self._one(params, "from", "start"), self._one(params, "to", "end")
+
+
+def local_bounds(
+    period: tuple[datetime | date | None, datetime | date | None], tz: Any
+) -> tuple[datetime | None, datetime | None]:
+    """A :class:`LocalPeriod`'s value as instants: a date alone spans its whole day in ``tz``."""
+    start, end = period
+    if isinstance(start, date) and not isinstance(start, datetime):
+        start = EARLIEST if start <= zones.FIRST_DAY else zones.day_start(start, tz)
+    if isinstance(end, date) and not isinstance(end, datetime):
+        end = (
+            LATEST
+            if end >= zones.LAST_DAY
+            else zones.day_start(end + timedelta(days=1), tz) - timedelta(microseconds=1)
+        )
+    return start, end
 
 
 class Uuid(Param):
@@ -347,4 +422,13 @@ UPDATED_SINCE = Timestamp(
     "first by (`updated_at`, `id`); `cursor` is then this list's opaque `next_cursor`. Page to "
     "the end, keep the greatest `updated_at` received and pass it next time: no change is "
     "lost (docs/api-guide.md, Keep a copy in sync).",
+)
+# A list's answer: one page in the envelope, or every row as CSV (core/export.py). Only the lists
+# that answer CSV declare it; an unknown value is a 400 like any bad parameter.
+FORMAT = Choice(
+    "format",
+    ("json", "csv"),
+    "`json` (the default): one page in the envelope. `csv`: every record that matches the "
+    "filters, in the list's order, as one streamed `text/csv` attachment (`limit` and `cursor` "
+    "do not apply); `Accept: text/csv` asks for it too. Errors are JSON either way.",
 )

@@ -20,7 +20,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
-from .params import Documented, Query
+from .params import FORMAT, Documented, Query
 from .scopes import NO_SCOPE
 from .shapes import Shape
 
@@ -99,8 +99,10 @@ def envelope_of(name: str, shape: Shape, *, paginated: bool = False):
 
 def query_parameter(documented: Documented) -> OpenApiParameter:
     """A query parameter as its declaration documents it (core/params.py)."""
-    name, schema, description = documented
-    return OpenApiParameter(name, schema, OpenApiParameter.QUERY, description=description)
+    name, schema, description, required = documented
+    return OpenApiParameter(
+        name, schema, OpenApiParameter.QUERY, description=description, required=required
+    )
 
 
 PATH_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)
@@ -130,6 +132,16 @@ NOT_MODIFIED = OpenApiResponse(
 )
 
 
+# The body of a list's 200 when asked for CSV (core/export.py), beside the JSON page.
+CSV_BODY = {
+    "type": "string",
+    "description": "With `format=csv` or `Accept: text/csv`: RFC 4180, a header row of the "
+    "object's field names, then every record that matches the filters in the list's order "
+    "(not one page), streamed. Nested values are JSON text in their cell; a text cell that "
+    "begins with `=`, `+`, `-`, `@`, a tab or a carriage return starts with `'`.",
+}
+
+
 def api_operation(
     *,
     operation_id: str,
@@ -147,12 +159,16 @@ def api_operation(
         if parameter.location == OpenApiParameter.QUERY:
             raise TypeError(f"query parameter {parameter.name!r}: declare it in query=, once")
     documented = query.documented if query is not None else ()
+    # A list whose query declares ``format`` answers CSV too (core/export.py).
+    answers = {200: response}
+    if query is not None and FORMAT in query.params:
+        answers = {(200, "application/json"): response, (200, "text/csv"): CSV_BODY}
     return extend_schema(
         operation_id=operation_id,
         summary=summary,
         parameters=[*parameters, *map(query_parameter, documented)],
         responses={
-            200: response,
+            **answers,
             304: NOT_MODIFIED,
             **_errors(*sorted({*errors, *COMMON_ERRORS})),
         },
@@ -181,7 +197,11 @@ HEADERS = {
     ),
     "ETag": (
         "A strong validator of this answer's body: send it back as `If-None-Match` to get a "
-        "304 while the answer is unchanged.",
+        "304 while the answer is unchanged. Not on a CSV export (streamed).",
+        "string",
+    ),
+    "Content-Disposition": (
+        'A CSV export only: `attachment; filename="<list>.csv"`.',
         "string",
     ),
     "Retry-After": ("Seconds to wait before retrying.", "integer"),
@@ -222,6 +242,8 @@ def add_response_headers(result, generator, request, public):
         for operation in operations.values():
             for status, response in operation.get("responses", {}).items():
                 names = ("X-Request-ID", *HEADERS_OF_STATUS.get(status, ()))
+                if "text/csv" in response.get("content", {}):
+                    names += ("Content-Disposition",)
                 response["headers"] = {
                     name: {"$ref": f"#/components/headers/{name}"} for name in names
                 }

@@ -72,13 +72,33 @@ def _timestamp_text(value: Any) -> str | None:
     return rfc3339(value)
 
 
-def uuid(name: str, *, source: str | None = None, null: bool = False, help_text=None):
+def uuid(
+    name: str,
+    *,
+    source: str | None = None,
+    null: bool = False,
+    help_text=None,
+    only_with: str | None = None,
+):
     return WireField(
         name,
         source or name,
         UUIDText,
-        lambda: serializers.UUIDField(**_attrs(null, help_text)),
+        lambda: serializers.UUIDField(**_attrs(null, help_text), **_optional(only_with)),
         _uuid_text,
+        only_with=only_with,
+    )
+
+
+def calendar_date(name: str, *, only_with: str | None = None, help_text=None):
+    """A date (``YYYY-MM-DD``) from a Python ``date``."""
+    return WireField(
+        name,
+        name,
+        None,
+        lambda: serializers.DateField(**_attrs(False, help_text), **_optional(only_with)),
+        lambda value: None if value is None else value.isoformat(),
+        only_with=only_with,
     )
 
 
@@ -176,6 +196,24 @@ def _optional(only_with: str | None) -> dict[str, Any]:
 def nested(name: str, shape: Shape):
     """An object of another shape, built from Python values (no column)."""
     return WireField(name, name, None, lambda: shape.serializer(), shape.from_object)
+
+
+def mapping(name: str, shape: Shape, *, help_text=None):
+    """An object of another shape, built from a mapping of its values (no column)."""
+    return WireField(
+        name, name, None, lambda: shape.serializer(**_attrs(False, help_text)), shape.from_values
+    )
+
+
+def mappings(name: str, shape: Shape, *, help_text=None):
+    """An array of objects of another shape, each built from a mapping (no column)."""
+    return WireField(
+        name,
+        name,
+        None,
+        lambda: shape.serializer(many=True, **_attrs(False, help_text)),
+        lambda values: [shape.from_values(value) for value in values],
+    )
 
 
 class Shape:

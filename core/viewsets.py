@@ -2,7 +2,8 @@
 
 Tenant scoping lives one layer up (tenants/viewsets.py): this core knows no tenant. What it
 fixes for every view: write methods (and OPTIONS) are a 405 before anything else is checked;
-the answer is JSON whatever ``Accept`` or ``?format=`` ask; a view must declare
+the answer is JSON whatever ``Accept`` or ``?format=`` ask, but for the lists that answer CSV
+when asked (:func:`wants_csv`, core/export.py), and every error is JSON; a view must declare
 ``required_scope`` (checked at class creation; ``core.scopes.NO_SCOPE`` is a choice, not an
 omission); and a view reads through selectors that take the tenant, never through DRF's
 ``get_queryset``/``get_object``, which refuse to run here and cannot be overridden.
@@ -23,6 +24,7 @@ from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
 from .formats import UUID_RE
+from .renderers import prefers_csv
 from .shapes import Shape
 
 
@@ -74,6 +76,8 @@ class ApiViewSet(GenericViewSet):
         response = super().finalize_response(request, response, *args, **kwargs)
         if request.method not in ("GET", "HEAD") or response.status_code != 200:
             return response
+        if response.streaming:  # a CSV export (core/export.py): no ETag, and never buffered
+            return response
         response.render()
         tag = etag(response.content)
         response["ETag"] = tag
@@ -111,6 +115,14 @@ def matches(if_none_match: str | None, tag: str) -> bool:
         if candidate == "*" or candidate.removeprefix("W/") == tag:
             return True
     return False
+
+
+def wants_csv(request: Request, format: str | None) -> bool:
+    """A list's answer is CSV: asked by ``?format=csv`` (``format``, as its query read it, wins
+    when given), else by an ``Accept`` that prefers ``text/csv`` (core/renderers.py)."""
+    if format is not None:
+        return format == "csv"
+    return prefers_csv(request.META.get("HTTP_ACCEPT"))
 
 
 def envelope(data: Any, *, next_cursor: str | type[Ellipsis] | None = ...) -> Response:

@@ -39,7 +39,9 @@ def write_batch(
 
     tenants_changed = False
     if by_kind["tenant"]:
-        tenants_changed = tenant_bulk_upsert(rows=rows("tenant"))
+        changes = tenant_bulk_upsert(rows=rows("tenant"))
+        tenants_changed = bool(changes)
+        touched.zones.update(i for i, fields in changes.items() if "time_zone" in fields)
     if by_kind["user"]:
         rep_bulk_upsert(rows=rows("user"))
     if by_kind["scenario"]:

@@ -8,7 +8,8 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
 
-from tenants.admin import TenantOwnedAdmin
+from tenants.admin import TenantAdmin, TenantOwnedAdmin
+from tenants.models import Tenant
 
 from .models import Rep, Scenario, Scorecard, Session
 from .scoring import scorecard_bulk_delete, scorecard_delete, scorecard_upsert
@@ -22,7 +23,20 @@ from .services import (
     session_bulk_delete,
     session_delete,
     session_upsert,
+    tenant_save,
 )
+
+
+class TimeZoneAwareTenantAdmin(TenantAdmin):
+    """The Tenant admin of tenants/, saving through roleplay's ``tenant_save``: a new time zone
+    rebuilds the tenant's local rollups in the same transaction (tenants/ cannot know them)."""
+
+    def save_model(self, request, obj: Tenant, form, change: bool) -> None:
+        tenant_save(tenant=obj)
+
+
+admin.site.unregister(Tenant)
+admin.site.register(Tenant, TimeZoneAwareTenantAdmin)
 
 
 def titled_choices_filter(title: str) -> type[admin.ChoicesFieldListFilter]:

@@ -310,3 +310,78 @@ class RepSpan(Rollup):
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.first_started_at} to {self.last_started_at}"
+
+
+class BucketUnit(models.TextChoices):
+    DAY = "day", "Day"
+    WEEK = "week", "ISO week"
+    MONTH = "month", "Month"
+
+
+class RepBucket(Rollup):
+    """One rep's sessions in one local day, ISO week or month of the tenant's time zone
+    (``start``: its first date): the breakdowns (GET /analytics/breakdown) by rep and time in
+    that zone read whole months and weeks here, the days left over at the ends of a period, and
+    only the partial days from the sessions. Recomputed with every write of a session or
+    scorecard of the tenant, and for the whole tenant, in the same transaction, when its time
+    zone changes (roleplay/rollups.py)."""
+
+    Unit = BucketUnit
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(Rep, on_delete=models.CASCADE, related_name="+")
+    unit = models.CharField(max_length=8, choices=BucketUnit.choices)
+    start = models.DateField()
+    sessions = models.PositiveIntegerField()
+    scored = models.PositiveIntegerField()
+    score_total = models.PositiveBigIntegerField()
+    crushed_it = models.PositiveIntegerField()
+    solid = models.PositiveIntegerField()
+    needs_work = models.PositiveIntegerField()
+    missed_the_mark = models.PositiveIntegerField()
+
+    class Meta(Rollup.Meta):
+        db_table = "analytics_repbucket"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "unit", "start", "user"], name="repbucket_uniq"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "unit", "user", "start"], name="repbucket_user_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.unit} {self.start} {self.user_id}: {self.sessions} sessions"
+
+
+class RepBucketCategory(Rollup):
+    """The scorecards of a RepBucket that carry one category key under one label: how many,
+    the sum of their scores, and the newest one's created_at (which label a group shows)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(Rep, on_delete=models.CASCADE, related_name="+")
+    unit = models.CharField(max_length=8, choices=BucketUnit.choices)
+    start = models.DateField()
+    key = models.TextField()
+    label = models.TextField()
+    scored = models.PositiveIntegerField()
+    score_total = models.PositiveBigIntegerField()
+    label_at = models.DateTimeField()
+
+    class Meta(Rollup.Meta):
+        db_table = "analytics_repbucketcategory"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "unit", "start", "user", "key", "label"],
+                name="repbucketcategory_uniq",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["tenant", "unit", "user", "start"], name="repbucketcategory_user_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.unit} {self.start} {self.user_id} {self.key}: {self.scored}"

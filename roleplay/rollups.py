@@ -1,5 +1,5 @@
-"""Keeping the daily rollups and the reps' spans (TenantDay, ScenarioDay, RepSpan in
-roleplay/models.py) exact.
+"""Keeping the daily rollups and the reps' spans (TenantDay, ScenarioDay, RepSpan and the
+local ones, RepBucket and RepBucketCategory, in roleplay/models.py) exact.
 
 ``recompute`` rebuilds the rows of given (tenant, UTC day) pairs from the sessions themselves;
 the write services (roleplay/services.py, roleplay/scoring.py) collect in a ``Touched``
@@ -8,6 +8,14 @@ move to another day), and recompute them in the same transaction. Rebuilding rat
 incrementing makes it idempotent: re-importing a file leaves the rollups as they were.
 ``recompute_spans`` does the same for the reps whose sessions changed (a session can move to
 another rep, too).
+
+TenantDay and ScenarioDay count UTC days; the local rollups count days of the tenant's time
+zone (``recompute_local``). A UTC day touches the local days before, of and after it (no
+zone is 24 hours off), so those three are rebuilt. Writers of a tenant's sessions hold a
+shared lock on its zone while they rebuild days, a change of its zone (``recompute_tenant``, in
+the transaction of that change) an exclusive one: the change waits for writers in flight and
+then rebuilds every day seeing their sessions, and a writer that comes after it reads the new
+zone. Writers never wait for each other (an import does not hold up an edit in admin).
 """
 
 from __future__ import annotations
@@ -18,11 +26,35 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.db import connection
-from django.db.models import Count, Max, Min, QuerySet, Sum
-from django.db.models.functions import Coalesce, TruncDate
+from django.db import connection, transaction
+from django.db.models import (
+    CharField,
+    Count,
+    DateField,
+    F,
+    Max,
+    Min,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, Trunc, TruncDate
 
-from .models import RepSpan, ScenarioDay, Session, TenantDay
+from core import zones
+from core.dbfunctions import json_items, xact_lock
+from tenants.models import Tenant
+
+from .models import (
+    RepBucket,
+    RepBucketCategory,
+    RepSpan,
+    ScenarioDay,
+    Scorecard,
+    Session,
+    TenantDay,
+    Verdict,
+)
 
 DayKeys = dict[uuid.UUID, set[date]]
 # tenant -> reps whose RepSpan may have changed.
@@ -45,11 +77,13 @@ def start_of(day: date) -> datetime:
 MERGE_GAP = timedelta(days=14)
 
 
-def _ranges(days: Iterable[date]) -> list[tuple[date, date]]:
+def _ranges(days: Iterable[date], gap: timedelta = MERGE_GAP) -> list[tuple[date, date]]:
     """Nearby days merged into inclusive ranges: few queries for a batch or a whole file."""
     ranges: list[tuple[date, date]] = []
     for day in sorted(days):
-        if ranges and day - ranges[-1][1] <= MERGE_GAP:
+        if isinstance(day, str):  # SQLite's text
+            day = date.fromisoformat(day)
+        if ranges and day - ranges[-1][1] <= gap:
             ranges[-1] = (ranges[-1][0], day)
         else:
             ranges.append((day, day))
@@ -74,6 +108,8 @@ class Touched:
 
     days: DayKeys = field(default_factory=new_keys)
     reps: RepKeys = field(default_factory=lambda: defaultdict(set))
+    # Tenants whose time zone changed: every local day of theirs is rebuilt.
+    zones: set[uuid.UUID] = field(default_factory=set)
 
     def add(
         self, tenant_id: uuid.UUID, started_at: datetime | None, user_id: uuid.UUID | None = None
@@ -92,8 +128,9 @@ class Touched:
                 collect(self.days, tenant_id, started_at)
 
     def recompute(self) -> None:
-        recompute(self.days)
-        recompute_spans(self.reps)
+        with transaction.atomic():
+            recompute(self.days, whole=self.zones)
+            recompute_spans(self.reps)
 
 
 def recompute_spans(reps: RepKeys) -> None:
@@ -111,8 +148,15 @@ def recompute_spans(reps: RepKeys) -> None:
             )
 
 
-def recompute(keys: DayKeys) -> None:
+def recompute(keys: DayKeys, *, whole: set[uuid.UUID] = frozenset()) -> None:
+    """Rebuild these (tenant, UTC day) pairs; every local day of the tenants in ``whole``."""
+    for tenant_id in whole:
+        recompute_tenant(tenant_id)
     for tenant_id, days in keys.items():
+        if tenant_id not in whole:
+            tz = _locked_zone(tenant_id)
+            for first, last in _ranges(days):
+                recompute_local(tenant_id, tz, _clamp(first, -1), _clamp(last, 1))
         for first, last in _ranges(days):
             sessions = Session.unscoped.filter(
                 tenant_id=tenant_id, started_at__gte=start_of(first)
@@ -133,12 +177,144 @@ def recompute(keys: DayKeys) -> None:
             )
 
 
-def _insert_from(model, aggregate: QuerySet) -> None:
+ZONE_LOCK = 0x525A4F4E  # b"RZON": the advisory lock namespace of tenants' rollup zones
+
+
+def _locked_zone(tenant_id: uuid.UUID, *, shared: bool = True):
+    xact_lock(connection, ZONE_LOCK, str(tenant_id), shared=shared)
+    name = Tenant.objects.filter(pk=tenant_id).values_list("time_zone", flat=True).first()
+    return zones.zone(name or "UTC")
+
+
+LOCAL = (RepBucket, RepBucketCategory)
+UNITS = ("day", "week", "month")
+
+
+def recompute_tenant(tenant_id: uuid.UUID) -> None:
+    """Rebuild every local rollup row of the tenant in its time zone (as it is now): called in
+    the transaction that changes the zone."""
+    with transaction.atomic():
+        tz = _locked_zone(tenant_id, shared=False)
+        for model in LOCAL:
+            model.unscoped.filter(tenant_id=tenant_id).delete()
+        # By the days that hold sessions (a tenant's sessions could lie centuries apart), in
+        # ranges as long as a year of nothing.
+        days = (
+            Session.unscoped.filter(tenant_id=tenant_id)
+            .annotate(w_day=TruncDate("started_at", tzinfo=UTC))
+            .values_list("w_day", flat=True)
+            .distinct()
+        )
+        for first, last in _ranges(days, gap=timedelta(days=366)):
+            recompute_local(tenant_id, tz, _clamp(first, -1), _clamp(last, 1), deleted=True)
+
+
+def _clamp(day: date, move: int = 0) -> date:
+    """``day`` moved by ``move`` days, held to the local days the rollups keep (those whose
+    buckets start and end at instants: all but the calendar's first and last month)."""
+    day = min(max(day, zones.FIRST_DAY), zones.LAST_DAY)
+    return min(max(day + timedelta(days=move), zones.FIRST_DAY), zones.LAST_DAY)
+
+
+FIGURES = ("sessions", "scored", "score_total", *Verdict.values)
+
+
+def recompute_local(
+    tenant_id: uuid.UUID, tz, first: date, last: date, *, deleted: bool = False
+) -> None:
+    """Rebuild the tenant's local rollup rows of the days ``first`` to ``last`` (inclusive) in
+    its zone ``tz``, and of the weeks and months holding them: days from the sessions, weeks
+    and months from the days."""
+    first, last = _clamp(first), _clamp(last)
+    start = zones.day_start(first, tz)
+    end = zones.day_start(last + timedelta(days=1), tz)  # exclusive
+    ranges = {unit: (zones.bucket_of(first, unit), zones.bucket_of(last, unit)) for unit in UNITS}
+    if not deleted:
+        for model in LOCAL:
+            for unit, (low, high) in ranges.items():
+                model.unscoped.filter(
+                    tenant_id=tenant_id, unit=unit, start__gte=low, start__lte=high
+                ).delete()
+    day = Value("day", output_field=CharField())
+    sessions = Session.unscoped.filter(
+        tenant_id=tenant_id, started_at__gte=start, started_at__lt=end
+    ).annotate(unit=day, start=zones.local_trunc("started_at", "day", tz, [(start, end)]))
+    verdicts = {
+        verdict: Count("scorecard__id", filter=Q(scorecard__verdict=verdict))
+        for verdict in Verdict.values
+    }
+    _insert_from(
+        RepBucket,
+        sessions.values("tenant_id", "user_id", "unit", "start").annotate(
+            sessions=Count("id"),
+            scored=Count("scorecard__id"),
+            score_total=Coalesce(Sum("scorecard__overall_score"), 0),
+            **verdicts,
+        ),
+    )
+    cards = (
+        Scorecard.unscoped.filter(
+            session__tenant_id=tenant_id,
+            session__started_at__gte=start,
+            session__started_at__lt=end,
+        )
+        .annotate(
+            start=zones.local_trunc("session__started_at", "day", tz, [(start, end)]),
+            w_user_id=F("session__user_id"),
+        )
+        .values("tenant_id", "w_user_id", "start", "categories", "created_at")
+        .order_by()
+    )
+    sql, params = cards.query.sql_with_params()
+    items, key, label, score = json_items(connection.vendor, "c.categories")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {RepBucketCategory._meta.db_table} (tenant_id, user_id, unit, start,"  # noqa: S608
+            " key, label, scored, score_total, label_at)"
+            f" SELECT c.tenant_id, c.w_user_id, 'day', c.start, {key}, {label},"
+            f" COUNT(*), SUM({score}), MAX(c.created_at) FROM ({sql}) c{items}"
+            f" GROUP BY c.tenant_id, c.w_user_id, c.start, {key}, {label}",
+            params,
+        )
+    for unit in ("week", "month"):
+        low, high = ranges[unit]
+        days = RepBucket.unscoped.filter(
+            tenant_id=tenant_id,
+            unit="day",
+            start__gte=low,
+            start__lt=zones.next_bucket(high, unit),
+        ).annotate(bucket=Trunc("start", unit, output_field=DateField()))
+        named = Value(unit, output_field=CharField())
+        _insert_from(
+            RepBucket,
+            days.annotate(w_unit=named)
+            .values("tenant_id", "user_id", "w_unit", "bucket")
+            .annotate(**{name: Sum(name) for name in FIGURES}),
+            columns="tenant_id, user_id, unit, start, " + ", ".join(FIGURES),
+        )
+        day_items = RepBucketCategory.unscoped.filter(
+            tenant_id=tenant_id,
+            unit="day",
+            start__gte=low,
+            start__lt=zones.next_bucket(high, unit),
+        ).annotate(bucket=Trunc("start", unit, output_field=DateField()), w_unit=named)
+        _insert_from(
+            RepBucketCategory,
+            day_items.values("tenant_id", "user_id", "w_unit", "bucket", "key", "label").annotate(
+                scored=Sum("scored"), score_total=Sum("score_total"), label_at=Max("label_at")
+            ),
+            columns="tenant_id, user_id, unit, start, key, label, scored, score_total, label_at",
+        )
+
+
+def _insert_from(model, aggregate: QuerySet, columns: str | None = None) -> None:
     """INSERT ... SELECT of the aggregate: the rows never travel to Python and back (a file's
-    worth of days is about as many ScenarioDay rows as sessions)."""
+    worth of days is about as many ScenarioDay rows as sessions). ``columns``: the table's
+    columns the aggregate's fill, in order, when their names differ."""
     query = aggregate.order_by().query
     sql, params = query.sql_with_params()
-    columns = ", ".join((*query.values_select, *query.annotation_select))
+    if columns is None:
+        columns = ", ".join((*query.values_select, *query.annotation_select))
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO {model._meta.db_table} ({columns}) {sql}", params)
 
@@ -153,4 +329,7 @@ def recompute_all() -> None:
     TenantDay.unscoped.all().delete()
     ScenarioDay.unscoped.all().delete()
     RepSpan.unscoped.all().delete()
+    for model in LOCAL:
+        model.unscoped.all().delete()
+    touched.zones.update(touched.days)
     touched.recompute()

@@ -28,8 +28,10 @@ from core.bulk import bulk_upsert
 from sync.clock import change_stamp
 from sync.models import Deletion
 from sync.services import deletions_forget, deletions_record, stamp_if_changed
-from tenants.services import owned_row_check, stored_values
+from tenants.models import Tenant
+from tenants.services import owned_row_check, stored_values, tenant_upsert
 
+from . import rollups
 from .models import Rep, Scenario, Session
 from .rollups import Touched
 from .scoring import session_has_scorecard, sessions_keep_scored
@@ -143,6 +145,18 @@ def scenario_bulk_upsert(*, rows: list[dict[str, Any]], now: datetime) -> None:
 # -- sessions ---------------------------------------------------------------------------------
 
 _PLACE = ("tenant_id", "started_at", "user_id")  # what a session's rollups depend on
+
+
+def tenant_save(*, tenant: Tenant) -> Tenant:
+    """``tenants.services.tenant_upsert``, and when the tenant's time zone changed, its local
+    rollups rebuilt in that zone in the same transaction (what its days are has changed): the
+    Tenant admin saves through this."""
+    with transaction.atomic():
+        before = stored_values(row=tenant, fields=("time_zone",))
+        tenant_upsert(tenant=tenant)
+        if before is not None and before["time_zone"] != tenant.time_zone:
+            rollups.recompute_tenant(tenant.pk)
+    return tenant
 
 
 def session_upsert(*, session: Session) -> Session:

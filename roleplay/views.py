@@ -1,14 +1,16 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core import cursors
-from core.cursors import StaleCursor
+from core import cursors, export
+from core.cursors import SessionCursor, StaleCursor, decode_opaque
 from core.errors import InvalidParameter
 from core.examples import example
 from core.params import (
+    FORMAT,
     LIMIT,
     PERIOD,
     SCENARIO_ID,
@@ -20,7 +22,7 @@ from core.params import (
     Query,
 )
 from core.schema import PATH_ID, api_operation, envelope_of
-from core.viewsets import one, page
+from core.viewsets import one, page, wants_csv
 from tenants.viewsets import TenantScopedViewSet
 
 from . import selectors
@@ -85,11 +87,13 @@ SESSION_QUERY = Query(
         "0000-0000-000000000004`. Any ISO 8601 timestamp is accepted and means 'strictly "
         "before'.",
     ),
+    FORMAT,
 )
 SCENARIO_QUERY = Query(
     LIMIT,
     UPDATED_SINCE,
     Cursor("scenario-cursor", cursors.SCENARIOS, changes_kind=cursors.SCENARIOS_UPDATED),
+    FORMAT,
 )
 USER_QUERY = Query(
     LIMIT,
@@ -97,6 +101,7 @@ USER_QUERY = Query(
     INCLUDE_EMAIL,
     UPDATED_SINCE,
     Cursor("user-cursor", cursors.USERS, changes_kind=cursors.USERS_UPDATED),
+    FORMAT,
 )
 USER_GET_QUERY = Query(INCLUDE_EMAIL)
 SCORECARD_QUERY = Query(
@@ -108,7 +113,30 @@ SCORECARD_QUERY = Query(
     UPDATED_SINCE,
     # (started_at, id), or with updated_since (updated_at, id): each list's own kind.
     Cursor("scorecard-cursor", cursors.SCORECARDS, changes_kind=cursors.SCORECARDS_UPDATED),
+    FORMAT,
 )
+
+# Each list as CSV (core/export.py), keeping beside each row's line the columns its selector
+# pages on: the list's order, or (updated_at, id) with updated_since.
+SESSION_CSV = export.CSVShape(SESSION_LISTED, keep=("started_at", "id"))
+SESSION_CHANGES_CSV = export.CSVShape(SESSION_LISTED, keep=("updated_at", "id"))
+SCORECARD_CSV = export.CSVShape(SCORECARD, keep=("id",))
+SCORECARD_CHANGES_CSV = export.CSVShape(SCORECARD, keep=("updated_at", "id"))
+SCENARIO_CSV = export.CSVShape(SCENARIO, keep=())
+SCENARIO_CHANGES_CSV = export.CSVShape(SCENARIO, keep=("updated_at", "id"))
+USER_CSV = export.CSVShape(USER, keep=())
+USER_CHANGES_CSV = export.CSVShape(USER, keep=("updated_at", "id"))
+
+
+def _sort_key(key: tuple) -> tuple:
+    """A name-ordered export resumes from its last row's sort key as it is (core.cursors
+    .keyset_page): it has no cursor to decode."""
+    return key
+
+
+def _opaque(kind: str):
+    """Reads an opaque cursor of ``kind`` back as the position its selector takes."""
+    return partial(decode_opaque, kind=kind)
 
 
 @contextmanager
@@ -149,6 +177,8 @@ class SessionViewSet(TenantScopedViewSet):
             scenario_id=q.scenario_id,
             status=q.status,
         )
+        if wants_csv(request, q.format):
+            return self._export(filters, q)
         read = dict(tenant=self.tenant, filters=filters, limit=q.limit, include=q.expand)
         if q.updated_since is not None:  # the cursor is then an opaque position
             found = selectors.session_changes(
@@ -157,6 +187,29 @@ class SessionViewSet(TenantScopedViewSet):
         else:  # a SessionCursor
             found = selectors.session_list(**read, cursor=q.cursor)
         return page(found, SESSION_LISTED, q.expand)
+
+    def _export(self, filters: selectors.SessionFilters, q):
+        """Every session that matches, as CSV: paged as a client would page the list."""
+        read = dict(tenant=self.tenant, filters=filters, include=q.expand)
+        if q.updated_since is not None:
+            shape = SESSION_CHANGES_CSV
+            fetch = export.paged(
+                lambda after, limit: selectors.session_changes(
+                    **read, since=q.updated_since, after=after, limit=limit, shape=shape
+                ),
+                _opaque(cursors.SESSIONS_UPDATED),
+            )
+        else:
+            shape = SESSION_CSV
+            fetch = export.paged(
+                lambda after, limit: selectors.session_list(
+                    **read, cursor=after, limit=limit, shape=shape
+                ),
+                SessionCursor.decode,
+            )
+        return export.csv_response(
+            self.request, filename="sessions", table=shape, include=q.expand, fetch=fetch
+        )
 
     @api_operation(
         operation_id="get_session",
@@ -185,6 +238,8 @@ class ScenarioViewSet(TenantScopedViewSet):
     )
     def list(self, request: Request) -> Response:
         q = SCENARIO_QUERY.parse(request)
+        if wants_csv(request, q.format):
+            return self._export(q)
         if q.updated_since is not None:
             return page(
                 selectors.scenario_changes(
@@ -195,6 +250,25 @@ class ScenarioViewSet(TenantScopedViewSet):
         with _stale_cursor_is_invalid():
             found = selectors.scenario_list(tenant=self.tenant, after=q.cursor, limit=q.limit)
         return page(found, SCENARIO)
+
+    def _export(self, q):
+        if q.updated_since is not None:
+            shape = SCENARIO_CHANGES_CSV
+            fetch = export.paged(
+                lambda after, limit: selectors.scenario_changes(
+                    tenant=self.tenant, since=q.updated_since, after=after, limit=limit, shape=shape
+                ),
+                _opaque(cursors.SCENARIOS_UPDATED),
+            )
+        else:
+            shape = SCENARIO_CSV
+            fetch = export.paged(
+                lambda after, limit: selectors.scenario_keyset(
+                    tenant=self.tenant, after=after, limit=limit, shape=shape
+                ),
+                _sort_key,
+            )
+        return export.csv_response(self.request, filename="scenarios", table=shape, fetch=fetch)
 
     @api_operation(
         operation_id="get_scenario",
@@ -225,6 +299,8 @@ class UserViewSet(TenantScopedViewSet):
             self.require_scope("users:email")
 
         included = EMAIL if q.include == "email" else frozenset()
+        if wants_csv(request, q.format):
+            return self._export(q, included)
         read = dict(tenant=self.tenant, role=q.role, limit=q.limit)
         if q.updated_since is not None:
             found = selectors.user_changes(**read, since=q.updated_since, after=q.cursor)
@@ -232,6 +308,28 @@ class UserViewSet(TenantScopedViewSet):
         with _stale_cursor_is_invalid():
             found = selectors.user_list(**read, after=q.cursor)
         return page(found, USER, included)
+
+    def _export(self, q, included: frozenset[str]):
+        read = dict(tenant=self.tenant, role=q.role, include=included)
+        if q.updated_since is not None:
+            shape = USER_CHANGES_CSV
+            fetch = export.paged(
+                lambda after, limit: selectors.user_changes(
+                    **read, since=q.updated_since, after=after, limit=limit, shape=shape
+                ),
+                _opaque(cursors.USERS_UPDATED),
+            )
+        else:
+            shape = USER_CSV
+            fetch = export.paged(
+                lambda after, limit: selectors.user_keyset(
+                    **read, after=after, limit=limit, shape=shape
+                ),
+                _sort_key,
+            )
+        return export.csv_response(
+            self.request, filename="users", table=shape, include=included, fetch=fetch
+        )
 
     @api_operation(
         operation_id="get_user",
@@ -271,10 +369,32 @@ class ScorecardViewSet(TenantScopedViewSet):
             scenario_id=q.scenario_id,
             verdict=q.verdict,
         )
+        if wants_csv(request, q.format):
+            return self._export(filters, q)
         read = dict(tenant=self.tenant, filters=filters, after=q.cursor, limit=q.limit)
         if q.updated_since is not None:
             return page(selectors.scorecard_changes(**read, since=q.updated_since), SCORECARD)
         return page(selectors.scorecard_list(**read), SCORECARD)
+
+    def _export(self, filters: selectors.ScorecardFilters, q):
+        read = dict(tenant=self.tenant, filters=filters)
+        if q.updated_since is not None:
+            shape = SCORECARD_CHANGES_CSV
+            fetch = export.paged(
+                lambda after, limit: selectors.scorecard_changes(
+                    **read, since=q.updated_since, after=after, limit=limit, shape=shape
+                ),
+                _opaque(cursors.SCORECARDS_UPDATED),
+            )
+        else:
+            shape = SCORECARD_CSV
+            fetch = export.paged(
+                lambda after, limit: selectors.scorecard_list(
+                    **read, after=after, limit=limit, shape=shape
+                ),
+                _opaque(cursors.SCORECARDS),
+            )
+        return export.csv_response(self.request, filename="scorecards", table=shape, fetch=fetch)
 
     @api_operation(
         operation_id="get_scorecard",

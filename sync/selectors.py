@@ -7,11 +7,15 @@ from datetime import datetime
 from typing import Any
 
 from core.cursors import DELETIONS
+from core.export import CSVShape
+from core.shapes import Shape
 from tenants.models import Tenant
 
 from .clock import changed_page
 from .models import Deletion
 from .shapes import DELETION
+
+AnyShape = Shape | CSVShape  # the wire shape, or as CSV (core/export.py)
 
 
 def deletion_list(
@@ -21,6 +25,7 @@ def deletion_list(
     since: datetime,
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
+    shape: AnyShape = DELETION,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The tenant's deletions of these kinds since then, oldest first by (deleted_at, id); the
     same guarantee as updated_since (sync/clock.py)."""
@@ -30,7 +35,7 @@ def deletion_list(
         since=since,
         after=after,
         limit=limit,
-        columns=DELETION.columns(),
+        columns=shape.columns(),
         field="deleted_at",
         tiebreak="object_id",
     )

@@ -1,18 +1,20 @@
 """GET /api/v1/deletions: what was deleted, for copies to delete too."""
 
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.cursors import DELETIONS
+from core import export
+from core.cursors import DELETIONS, decode_opaque
 from core.errors import ResyncRequired
 from core.examples import example
-from core.params import LIMIT, Choice, Cursor, Query, Timestamp
+from core.params import FORMAT, LIMIT, Choice, Cursor, Query, Timestamp
 from core.schema import api_operation, envelope_of
-from core.viewsets import page
+from core.viewsets import page, wants_csv
 from tenants.viewsets import TenantScopedViewSet
 
 from . import selectors
@@ -42,7 +44,10 @@ DELETION_QUERY = Query(
         "token may read.",
     ),
     Cursor("deletion-cursor", DELETIONS),  # another list's: a 400 here, never a 410
+    FORMAT,
 )
+# As CSV (core/export.py), with the columns it pages on.
+DELETION_CSV = export.CSVShape(DELETION, keep=("deleted_at", "id"))
 
 
 class DeletionViewSet(TenantScopedViewSet):
@@ -73,7 +78,16 @@ class DeletionViewSet(TenantScopedViewSet):
                 f"Deletions are kept for {settings.DELETIONS_RETENTION_DAYS} days; this sync "
                 "may have missed older ones. Copy everything again, then sync from then."
             )
-        found = selectors.deletion_list(
-            tenant=self.tenant, kinds=kinds, since=since or kept_since, after=after, limit=q.limit
-        )
+        read = dict(tenant=self.tenant, kinds=kinds, since=since or kept_since)
+        if wants_csv(request, q.format):
+            fetch = export.paged(
+                lambda after, limit: selectors.deletion_list(
+                    **read, after=after, limit=limit, shape=DELETION_CSV
+                ),
+                partial(decode_opaque, kind=DELETIONS),
+            )
+            return export.csv_response(
+                request, filename="deletions", table=DELETION_CSV, fetch=fetch
+            )
+        found = selectors.deletion_list(**read, after=after, limit=q.limit)
         return page(found, DELETION)

@@ -1,11 +1,11 @@
-import functools
 import uuid
-import zoneinfo
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
+
+from core import zones
 
 from . import tokens
 from .scoping import TenantScopedManager
@@ -14,23 +14,14 @@ DEFAULT_TIME_ZONE = "UTC"
 TIME_ZONE_EXAMPLE = "America/New_York"
 
 
-@functools.cache
-def time_zone_names() -> frozenset[str]:
-    """The IANA names this host's time zone data knows (the system's, else the ``tzdata``
-    package), read once per process (40 ms) on first use. ``localtime`` is left out: a link to
-    the host's own zone, not an IANA name."""
-    return (frozenset(zoneinfo.available_timezones()) - {"localtime"}) | {DEFAULT_TIME_ZONE}
+time_zone_names = zones.names
 
 
 def is_time_zone(value: object) -> bool:
     """An IANA name zoneinfo loads (exactly as spelled: ``america/new_york`` is not one)."""
-    if value.__class__ is not str or value not in time_zone_names():
-        return False
-    if value == DEFAULT_TIME_ZONE:
-        return True  # even on a host without time zone data
     try:
-        zoneinfo.ZoneInfo(value)  # one of the known names only: never a path from the input
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        zones.zone(value)  # type: ignore[arg-type]
+    except KeyError:
         return False
     return True
 

@@ -104,25 +104,32 @@ def tenant_delete(*, tenant: Tenant) -> None:
         token_caches_invalidate()
 
 
-def tenant_bulk_upsert(*, rows: list[dict[str, Any]]) -> bool:
-    """Rows of ``Tenant`` fields by id (the importer's batches). Returns whether a stored tenant
-    changed (renamed, a new slug or time zone): the servers' cached tokens hold their tenant,
-    so the caller then calls ``token_caches_invalidate``, once for its whole transaction (the
-    importer: once per import, not per batch). New tenants need no bump: they have no tokens
-    yet."""
+def tenant_bulk_upsert(*, rows: list[dict[str, Any]]) -> dict[Any, frozenset[str]]:
+    """Rows of ``Tenant`` fields by id (the importer's batches). Returns the stored tenants that
+    changed (renamed, a new slug or time zone), each with the names of its changed fields: the
+    servers' cached tokens hold their tenant, so the caller then calls
+    ``token_caches_invalidate``, once for its whole transaction (the importer: once per import,
+    not per batch), and a new time zone changes what the tenant's days are (the importer has
+    its local rollups rebuilt, roleplay/rollups.py). New tenants need no bump: they have no
+    tokens yet."""
     stored = {
         values[0]: values[1:]
         for values in Tenant._base_manager.filter(id__in=[row["id"] for row in rows]).values_list(
             "id", *TENANT_UPDATE_FIELDS
         )
     }
-    changed = any(
-        row["id"] in stored
-        and stored[row["id"]] != tuple(row[name] for name in TENANT_UPDATE_FIELDS)
-        for row in rows
-    )
+    changes: dict[Any, frozenset[str]] = {}
+    for row in rows:
+        if row["id"] in stored:
+            fields = frozenset(
+                name
+                for name, before in zip(TENANT_UPDATE_FIELDS, stored[row["id"]], strict=True)
+                if before != row[name]
+            )
+            if fields:
+                changes[row["id"]] = fields
     bulk_upsert(model=Tenant, rows=rows, update_fields=TENANT_UPDATE_FIELDS)
-    return changed
+    return changes
 
 
 # -- tokens -----------------------------------------------------------------------------------

@@ -133,3 +133,29 @@ def test_generated_client_runs_an_incremental_sync(reporting_client, live):
     cards = sync(list_scorecards, datetime(1970, 1, 1, tzinfo=UTC))
     assert {c.session_id for c in cards} == {s.id for s in sessions if s.scorecard_id}
     assert list_deletions.sync(client=client).data == []
+
+
+def test_generated_client_pages_a_breakdown(reporting_client, live):
+    from reporting_client import AuthenticatedClient
+    from reporting_client.api.analytics import get_analytics_breakdown, get_analytics_summary
+
+    base_url, token = live
+    client = AuthenticatedClient(base_url=base_url, token=token)
+    period = {"from_": datetime(2026, 1, 1, tzinfo=UTC), "to": datetime(2026, 12, 31, tzinfo=UTC)}
+    groups, cursor = [], None
+    while True:
+        extra = {} if cursor is None else {"cursor": cursor}
+        page = get_analytics_breakdown.sync(
+            client=client, by="user,week", tz="America/New_York", limit=5, **period, **extra
+        )
+        groups += page.data
+        if (cursor := page.next_cursor) is None:
+            break
+    assert len(groups) > 5
+    keys = [(str(g.user_id), g.week) for g in groups]
+    assert keys == sorted(keys) and len(set(keys)) == len(keys)
+    assert all(g.week.weekday() == 0 for g in groups)  # ISO weeks start on Monday
+    summary = get_analytics_summary.sync(client=client, **period)
+    assert sum(g.sessions for g in groups) == summary.data.sessions
+    assert sum(g.scored for g in groups) == summary.data.scored
+    assert any(g.categories and g.verdicts.solid + g.verdicts.crushed_it for g in groups)

@@ -396,6 +396,7 @@ def test_every_builder_of_the_api_compiles(client_for, tenant, other_tenant):
         "/api/v1/analytics/summary?from=2026-05-01T04:00:00Z&to=2026-05-06T04:00:00Z",
         f"/api/v1/analytics/summary?{period}&scenario_id={scenario.pk}",
         f"/api/v1/analytics/summary?{period}&user_id={rep.pk}",
+        f"/api/v1/analytics/breakdown?by=user,week&{period}",
     ]
     endpoints = set()
     for url in urls:

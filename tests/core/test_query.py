@@ -1,6 +1,7 @@
 """A query parameter is declared once (core/params.py): the schema documents exactly the
 parameters a view's parser reads, and the parser reads exactly those."""
 
+import re
 import uuid
 from datetime import UTC, datetime
 
@@ -49,6 +50,20 @@ def _operations() -> dict[str, set[str]]:
     return operations
 
 
+def _required() -> dict[str, dict[str, str]]:
+    """Each operation's path -> its required query parameters, each with its schema's example
+    (sent along, so that every other parameter is read on its own)."""
+    document = SchemaGenerator().get_schema(request=None, public=True)
+    return {
+        path.replace("{id}", "x"): {
+            p["name"]: p["schema"]["example"]
+            for p in methods["get"].get("parameters", [])
+            if p["in"] == "query" and p.get("required")
+        }
+        for path, methods in document["paths"].items()
+    }
+
+
 def _named(response) -> set[str]:
     return set(invalid_parameter(response)["details"]) - {"request_id"}
 
@@ -56,7 +71,8 @@ def _named(response) -> set[str]:
 @pytest.mark.django_db
 def test_every_operation_reads_exactly_the_query_parameters_its_schema_declares(api):
     operations = _operations()
-    assert len(operations) == 11
+    required = _required()
+    assert len(operations) == 12
     every_name = set().union(*operations.values())
     undeclared = {"x", "offset", "page", "sort", "since_id"}
     for url, declared in operations.items():
@@ -67,10 +83,14 @@ def test_every_operation_reads_exactly_the_query_parameters_its_schema_declares(
             assert _named(response) == declared, url
         else:
             assert response.status_code in (200, 404), (url, response.content)
+        base = next(r for path, r in required.items() if re.fullmatch(path.replace("x", ".*"), url))
         for name in sorted(declared):  # each one alone is read, and named
-            assert _named(api.get(url, {name: BAD})) == {name}, (url, name)
+            assert _named(api.get(url, {**base, name: BAD})) == {name}, (url, name)
+        if base:  # and a required one left out is named
+            assert _named(api.get(url, {})) == set(base), url
         for name in sorted(every_name - declared):  # another operation's: ignored
-            assert api.get(url, {name: BAD}).status_code in (200, 404), (url, name)
+            query = {**base, name: BAD}
+            assert api.get(url, query).status_code in (200, 404), (url, name)
 
 
 class Recorder(QueryDict):
@@ -97,10 +117,11 @@ class Recorder(QueryDict):
 @pytest.mark.parametrize("query", VIEW_QUERIES, ids=repr)
 @pytest.mark.parametrize("given", ["", "updated_since=2026-05-01"])
 def test_a_views_query_reads_the_names_it_documents_and_no_other(query, given):
-    assert len(VIEW_QUERIES) == 7
+    assert len(VIEW_QUERIES) == 8
     names = [documented.name for documented in query.documented]
     assert set(names) == query.names and len(names) == len(query.names)
-    recorder = Recorder(given if "updated_since" in query.names else "")
+    required = [f"{d.name}={d.schema['example']}" for d in query.documented if d.required]
+    recorder = Recorder("&".join([given] * ("updated_since" in query.names) + required))
     query.parse(recorder)
     assert recorder.asked == query.names
 

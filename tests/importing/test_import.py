@@ -458,7 +458,9 @@ def test_a_time_zone_change_by_import_tells_the_token_caches(tmp_path):
     (tests/faults/test_token_epoch.py runs the bump itself against Redis)."""
     run_import(write_file(tmp_path, [tenant()]))
     row = {"id": Tenant.objects.get().id, "slug": "acme", "name": "Acme Realty"}
-    assert tenant_bulk_upsert(rows=[{**row, "time_zone": "UTC"}]) is False
-    assert tenant_bulk_upsert(rows=[{**row, "time_zone": "Pacific/Auckland"}]) is True
+    assert tenant_bulk_upsert(rows=[{**row, "time_zone": "UTC"}]) == {}
+    assert tenant_bulk_upsert(rows=[{**row, "time_zone": "Pacific/Auckland"}]) == {
+        row["id"]: frozenset({"time_zone"})
+    }
     assert Tenant.objects.get().time_zone == "Pacific/Auckland"
-    assert tenant_bulk_upsert(rows=[{**row, "time_zone": "Pacific/Auckland"}]) is False
+    assert tenant_bulk_upsert(rows=[{**row, "time_zone": "Pacific/Auckland"}]) == {}

@@ -34,6 +34,7 @@ def staff_client(client):
         "/admin/roleplay/scorecard/",
         "/admin/roleplay/tenantday/",
         "/admin/roleplay/scenarioday/",
+        "/admin/roleplay/repbucket/?unit__exact=week",
     ],
 )
 def test_changelists_render(staff_client, url):
