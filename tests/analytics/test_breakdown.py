@@ -622,3 +622,26 @@ def test_a_time_zone_changed_in_admin_rebuilds_the_rollups(client, tenant):
     assert found != before
     recompute_all()
     assert local_rollups(tenant) == found
+
+
+def test_set_time_zone_changes_the_zone_and_rebuilds_the_rollups(tenant):
+    from django.core.management.base import CommandError
+
+    for hour in range(0, 60, 7):
+        ScorecardFactory(session__tenant=tenant, session__started_at=T0 + timedelta(hours=hour))
+    before = local_rollups(tenant)
+    out = io.StringIO()
+    call_command("set_time_zone", tenant.slug, "Australia/Lord_Howe", stdout=out)
+    assert "time zone Australia/Lord_Howe" in out.getvalue()
+    tenant.refresh_from_db()
+    assert tenant.time_zone == "Australia/Lord_Howe"
+    found = local_rollups(tenant)
+    assert found != before
+    recompute_all()
+    assert local_rollups(tenant) == found
+    with pytest.raises(CommandError, match="Unknown time zone"):
+        call_command("set_time_zone", tenant.slug, "Mars/Olympus")
+    with pytest.raises(CommandError, match="no tenant"):
+        call_command("set_time_zone", "nobody", "UTC")
+    tenant.refresh_from_db()
+    assert tenant.time_zone == "Australia/Lord_Howe" and local_rollups(tenant) == found
