@@ -13,7 +13,6 @@ the union of their reps. analytics/reference.py is the definition every answer i
 
 from __future__ import annotations
 
-import base64
 import operator
 import uuid
 from collections.abc import Sequence
@@ -23,12 +22,12 @@ from functools import reduce
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import orjson
 from django.db import connections, router
 from django.db.models import Count, DateField, F, Max, Q, QuerySet, Sum
 from django.db.models.functions import Trunc, TruncDate
 
 from core import zones
+from core.cursors import dump_opaque
 from core.dbfunctions import json_items
 from roleplay.models import RepBucket, RepBucketCategory, Scorecard, Session, Verdict
 from tenants.models import Tenant
@@ -82,8 +81,7 @@ def encode_cursor(by: By, key: Key | None) -> str | None:
     if key is None:
         return None
     text = [k.isoformat() if isinstance(k, date) else str(k) for k in key]
-    payload = orjson.dumps([CURSOR_KIND, ",".join(by.names), text])
-    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
+    return dump_opaque([CURSOR_KIND, ",".join(by.names), text])
 
 
 def _alias(name: str) -> str:
@@ -101,28 +99,26 @@ def _normalize(name: str, value: Any) -> Any:
     return date.fromisoformat(str(value)[:10])
 
 
+def _beyond(by: By, key: Key, lookup: str, *, inclusive: bool) -> Q:
+    """Rows whose key tuple comes after (``lookup="gt"``) or before (``"lt"``) ``key`` in the
+    order of ``by``, or is it with ``inclusive``."""
+    aliases = [_alias(name) for name in by.names]
+    parts = [
+        Q(**dict(zip(aliases[:i], key[:i], strict=True)), **{f"{alias}__{lookup}": key[i]})
+        for i, alias in enumerate(aliases)
+    ]
+    if inclusive:
+        parts.append(Q(**dict(zip(aliases, key, strict=True))))
+    return reduce(operator.or_, parts)
+
+
 def _after(by: By, after: Key | None, *, inclusive: bool = False) -> Q:
     """Rows whose key tuple comes after ``after`` (or is it, with ``inclusive``)."""
-    if after is None:
-        return Q()
-    aliases = [_alias(name) for name in by.names]
-    parts = []
-    for i, alias in enumerate(aliases):
-        equal = {aliases[j]: after[j] for j in range(i)}
-        parts.append(Q(**equal, **{f"{alias}__gt": after[i]}))
-    if inclusive:
-        parts.append(Q(**dict(zip(aliases, after, strict=True))))
-    return reduce(operator.or_, parts)
+    return Q() if after is None else _beyond(by, after, "gt", inclusive=inclusive)
 
 
 def _not_after(by: By, last: Key) -> Q:
-    aliases = [_alias(name) for name in by.names]
-    parts = []
-    for i, alias in enumerate(aliases):
-        equal = {aliases[j]: last[j] for j in range(i)}
-        parts.append(Q(**equal, **{f"{alias}__lt": last[i]}))
-    parts.append(Q(**dict(zip(aliases, last, strict=True))))
-    return reduce(operator.or_, parts)
+    return _beyond(by, last, "lt", inclusive=True)
 
 
 # -- the two sources of cells -------------------------------------------------------------------

@@ -1,18 +1,15 @@
-import base64
-import binascii
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import orjson
 from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core import export, zones
-from core.cursors import NOT_A_CURSOR
+from core.cursors import NOT_A_CURSOR, load_opaque
 from core.errors import InvalidParameter
 from core.examples import example
 from core.params import (
@@ -101,6 +98,7 @@ BY_HELP = (
     "One or two of user, scenario, day, week, month, comma-separated, at most one of them a "
     "time: by=user, by=week, by=user,week, by=scenario,month, by=user,scenario."
 )
+BY_RULE = BY_HELP[0].lower() + BY_HELP[1:]
 
 
 class ByParam(Param):
@@ -121,7 +119,7 @@ class ByParam(Param):
         raw = params.raw("by")
         if raw is None:
             if "by" not in params.errors:
-                params.error("by", "is required: " + BY_HELP[0].lower() + BY_HELP[1:])
+                params.error("by", "is required: " + BY_RULE)
             return None
         names = tuple(raw.split(","))
         times = [name for name in names if name in UNITS]
@@ -131,7 +129,7 @@ class ByParam(Param):
             or len(set(names)) != len(names)
             or len(times) > 1
         ):
-            params.error("by", "must be " + BY_HELP[0].lower() + BY_HELP[1:])
+            params.error("by", "must be " + BY_RULE)
             return None
         return By(names)
 
@@ -148,8 +146,7 @@ class BreakdownCursor(Param):
         if raw is None:
             return None
         try:
-            padded = raw.strip() + "=" * (-len(raw.strip()) % 4)
-            kind, named, key = orjson.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+            kind, named, key = load_opaque(raw)  # None, or not three: a TypeError, a ValueError
             names = named.split(",") if isinstance(named, str) else None
             if kind != CURSOR_KIND or not isinstance(key, list) or not names:
                 raise ValueError
@@ -159,7 +156,7 @@ class BreakdownCursor(Param):
                 uuid.UUID(k) if name in IDS else date.fromisoformat(k)
                 for name, k in zip(names, key, strict=True)
             )
-        except (ValueError, TypeError, binascii.Error, UnicodeEncodeError):
+        except (ValueError, TypeError):
             params.error("cursor", f"{NOT_A_CURSOR}; pass the next_cursor of the previous page")
             return None
         by: By | None = values.get("by")

@@ -123,10 +123,17 @@ def encode_opaque(kind: str, at: str | datetime, row_id: str | uuid.UUID) -> str
     if kind not in KINDS:
         raise ValueError(f"unknown kind of cursor: {kind!r}")
     text = at if isinstance(at, str) else rfc3339(at)
-    return base64.urlsafe_b64encode(orjson.dumps([kind, text, str(row_id)])).decode().rstrip("=")
+    return dump_opaque([kind, text, str(row_id)])
 
 
-def _load(raw: str) -> Any:
+def dump_opaque(key: list[Any]) -> str:
+    """A cursor's JSON array as the URL-safe base64 every opaque cursor is (the breakdown's
+    too, analytics/breakdown.py)."""
+    return base64.urlsafe_b64encode(orjson.dumps(key)).decode().rstrip("=")
+
+
+def load_opaque(raw: str) -> Any:
+    """What :func:`dump_opaque` made of it, or None if ``raw`` is not base64 of JSON."""
     text = raw.strip()
     try:
         padded = text + "=" * (-len(text) % 4)
@@ -137,7 +144,7 @@ def _load(raw: str) -> Any:
 
 def opaque_kind(raw: str) -> str | None:
     """The kind named by an opaque cursor, or None if ``raw`` is not one."""
-    key = _load(raw)
+    key = load_opaque(raw)
     if isinstance(key, list) and len(key) == 3 and isinstance(key[0], str) and key[0] in KINDS:
         return key[0]
     return None
@@ -146,7 +153,7 @@ def opaque_kind(raw: str) -> str | None:
 def decode_opaque(raw: str, kind: str) -> Position:
     """The position held by an opaque cursor of ``kind``; ValueError if it is malformed or was
     issued by another kind of list (the plain /sessions cursor included)."""
-    key = _load(raw)
+    key = load_opaque(raw)
     if not isinstance(key, list) or len(key) != 3 or not all(isinstance(k, str) for k in key):
         try:  # a plain /sessions cursor: say so
             SessionCursor.decode(raw)

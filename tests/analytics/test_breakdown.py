@@ -17,6 +17,7 @@ from analytics.breakdown import By, Period, breakdown
 from analytics.reference import breakdown_reference
 from analytics.shapes import GROUP, breakdown_example, render_groups
 from core import zones
+from core.cursors import dump_opaque
 from core.examples import demo_records
 from core.formats import rfc3339
 from roleplay.models import RepBucket, Session
@@ -543,11 +544,7 @@ def test_csv_is_every_group_of_the_json_pages(api, tenant):
 
 
 def _crafted_cursor(names: str, key: list[str]) -> str:
-    import base64
-
-    import orjson
-
-    return base64.urlsafe_b64encode(orjson.dumps(["breakdown", names, key])).decode().rstrip("=")
+    return dump_opaque(["breakdown", names, key])
 
 
 edge_dates = st.sampled_from(
