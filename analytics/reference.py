@@ -11,10 +11,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from core import zones
+from roleplay.models import Verdict
 
 from .selectors import round_half_up
 
-VERDICTS = ("crushed_it", "solid", "needs_work", "missed_the_mark")
+VERDICTS = tuple(Verdict.values)
 IDS = {"user": "user_id", "scenario": "scenario_id"}
 
 

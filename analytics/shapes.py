@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 from core import shapes as f
 from core import zones
@@ -73,10 +73,8 @@ GROUP = f.Shape(
 )
 
 
-_KEYS_TO_WIRE = {
-    name: (str if name in ("user_id", "scenario_id") else date.isoformat)
-    for name in ("user_id", "scenario_id", *UNITS)
-}
+# The group's keys (its optional fields) and how GROUP renders each.
+_KEYS_TO_WIRE = {f.name: f.to_wire for f in GROUP.fields if f.only_with is not None}
 
 
 def render_groups(groups: list[dict]) -> list[dict]:

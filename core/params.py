@@ -245,26 +245,17 @@ class TimeZoneName(Param):
         return raw
 
 
-class LocalPeriod(Param):
+class LocalPeriod(Period):
     """``from`` and ``to`` where a date alone is a local day of a time zone known only later
     (the tenant's): each is an instant, a ``date`` (a date alone), or None when absent.
     :func:`local_bounds` makes them instants once the zone is known."""
 
-    def __init__(self, *, from_description: str, to_description: str, key: str = "period"):
-        date_time = {"type": "string", "format": "date-time"}
-        super().__init__("from", date_time, from_description, key=key)
-        self.documented += (Documented("to", date_time, to_description),)
-
     @staticmethod
     def _one(params: QueryParams, name: str, edge: Edge) -> datetime | date | None:
+        instant = params.timestamp(name, date_means=edge)
+        if instant is None:  # absent, or malformed (and named)
+            return None
         raw = params.raw(name)
-        if raw is None:
-            return None
-        try:
-            instant = parse_timestamp(raw, date_means=edge)
-        except ValueError as exc:
-            params.error(name, str(exc))
-            return None
         match = TIMESTAMP_RE.match(raw)
         if match and match["time"] is None and not raw.startswith("0000-"):
             return date.fromisoformat(match["date"])
