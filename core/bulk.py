@@ -16,11 +16,21 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Container, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import orjson
 from django.db import connection, models
+
+
+@dataclass
+class Written:
+    """The ids a bulk upsert wrote: new rows, and stored rows it changed (a row equal to its
+    stored one is in neither)."""
+
+    created: list[uuid.UUID] = field(default_factory=list)
+    updated: list[uuid.UUID] = field(default_factory=list)
 
 
 def bulk_upsert(
@@ -31,14 +41,16 @@ def bulk_upsert(
     stored_ids: Container[uuid.UUID] = (),
     copy_fields: Sequence[str] | None = None,
     stamp: datetime | None = None,
-) -> None:
+) -> Written:
     """Insert or update by id; ``update_fields`` are what a stored row takes from its new
     values. ``stored_ids``: which of these ids are stored already (those the COPY path must
     not insert). ``copy_fields``: the columns written by COPY (field names that are the
     column names), None for no COPY path. ``stamp``: the ``updated_at`` of new and changed
-    rows (sync/clock.py), None for a model without one."""
+    rows (sync/clock.py), None for a model without one. Returns which ids it created and which
+    it changed."""
+    written = Written()
     if not rows:
-        return
+        return written
     if stamp is not None:
         rows = [{**row, "updated_at": stamp} for row in rows]
     if copy_fields is not None and connection.vendor == "postgresql":
@@ -46,16 +58,23 @@ def bulk_upsert(
             copy_fields = (*copy_fields, "updated_at")
         # Rows not stored yet (all of them, in a first import) go straight in with COPY: no
         # staging table, no conflict handling, the data written once.
-        _copy_new(model, copy_fields, [r for r in rows if r["id"] not in stored_ids])
+        new_rows = [r for r in rows if r["id"] not in stored_ids]
+        _copy_new(model, copy_fields, new_rows)
+        written.created = [r["id"] for r in new_rows]
         stored_rows = [r for r in rows if r["id"] in stored_ids]
         if stored_rows:
-            _copy_upsert(model, copy_fields, stored_rows, update_fields, stamped=stamp is not None)
-        return
+            for row_id, inserted in _copy_upsert(
+                model, copy_fields, stored_rows, update_fields, stamped=stamp is not None
+            ):
+                (written.created if inserted else written.updated).append(row_id)
+        return written
     # Rows equal to their stored row are not written at all: no new row version, and no row
     # lock that would make other writers of the tenant wait for this import to end.
-    rows = _changed(model, rows, update_fields)
+    rows, stored = _changed(model, rows, update_fields)
     if not rows:
-        return
+        return written
+    for row in rows:
+        (written.updated if row["id"] in stored else written.created).append(row["id"])
     if stamp is not None:
         update_fields = [*update_fields, "updated_at"]
     model._base_manager.bulk_create(
@@ -64,10 +83,14 @@ def bulk_upsert(
         unique_fields=["id"],
         update_fields=update_fields,
     )
+    return written
 
 
-def _changed(model, rows: list[dict[str, Any]], fields: list[str]) -> list[dict[str, Any]]:
-    """The rows that are new, or differ from their stored row in one of ``fields``."""
+def _changed(
+    model, rows: list[dict[str, Any]], fields: list[str]
+) -> tuple[list[dict[str, Any]], set[uuid.UUID]]:
+    """The rows that are new, or differ from their stored row in one of ``fields``; and the
+    ids of the rows stored."""
     attnames = [model._meta.get_field(name).attname for name in fields]
 
     def value(row: dict[str, Any], name: str, attname: str) -> Any:
@@ -79,13 +102,14 @@ def _changed(model, rows: list[dict[str, Any]], fields: list[str]) -> list[dict[
             "id", *attnames
         )
     }
-    return [
+    changed = [
         row
         for row in rows
         if row["id"] not in stored
         or stored[row["id"]]
         != tuple(value(row, n, a) for n, a in zip(fields, attnames, strict=True))
     ]
+    return changed, set(stored)
 
 
 def _copy_new(model, fields: Sequence[str], rows: list[dict[str, Any]]) -> None:
@@ -102,8 +126,9 @@ def _copy_new(model, fields: Sequence[str], rows: list[dict[str, Any]]) -> None:
 
 def _copy_upsert(
     model, fields: Sequence[str], rows: list[dict[str, Any]], update_fields, *, stamped: bool
-) -> None:
-    """PostgreSQL: COPY the batch into a temporary table, then one INSERT ... ON CONFLICT.
+) -> list[tuple[uuid.UUID, bool]]:
+    """PostgreSQL: COPY the batch into a temporary table, then one INSERT ... ON CONFLICT;
+    returns the (id, inserted) of the rows it wrote.
 
     The same upsert as bulk_create's, without Django quoting every value (large JSON
     documents above all) into SQL text. A row equal to the stored one is left as it is
@@ -129,7 +154,9 @@ def _copy_upsert(
         raw.execute(
             f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {staging} "  # noqa: S608 - identifiers are ours
             f"ON CONFLICT (id) DO UPDATE SET {updates}{only_changed}"
+            " RETURNING id, (xmax = 0)"  # xmax 0: a row inserted, not updated
         )
+        return raw.fetchall()
 
 
 def _copy_rows(raw_cursor, table: str, model, fields: Sequence[str], rows) -> None:

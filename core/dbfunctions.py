@@ -84,6 +84,16 @@ def xact_lock(connection, namespace: int, key: str, *, shared: bool = False) -> 
         cursor.execute(f"SELECT {function}(%s, hashtext(%s))", [namespace, key])
 
 
+def try_xact_lock(connection, namespace: int, key: str) -> bool:
+    """The exclusive form of ``xact_lock`` without waiting: whether it was taken (always, on
+    databases that run one write transaction at a time)."""
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))", [namespace, key])
+        return bool(cursor.fetchone()[0])
+
+
 def json_items(vendor: str, column: str) -> tuple[str, str, str, str]:
     """SQL to read a JSON array of ``{"key", "label", "score"}`` objects in ``column`` as rows:
     the FROM clause to append after the table, and the key, label and score expressions."""

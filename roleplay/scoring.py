@@ -23,6 +23,7 @@ from sync.models import Deletion
 from sync.services import deletions_forget, deletions_record, stamp_if_changed
 from tenants.services import owned_row_check, stored_values
 
+from . import events
 from .models import Scorecard, Session
 from .rollups import Touched
 
@@ -46,8 +47,13 @@ def scorecard_upsert(*, scorecard: Scorecard) -> Scorecard:
     with transaction.atomic():
         stored = stored_values(row=scorecard, fields=("tenant_id", "session_id"))
         owned_row_check(row=scorecard, stored=stored, fixed=("tenant_id", "session_id"))
-        stamp_if_changed(row=scorecard, fields=(*SCORECARD_UPDATE_FIELDS, "created_at"))
+        changed = stamp_if_changed(row=scorecard, fields=(*SCORECARD_UPDATE_FIELDS, "created_at"))
         scorecard.save()
+        if changed:
+            owner = [(scorecard.tenant_id, scorecard.pk)]
+            events.changed(
+                object="scorecard", **{"created" if stored is None else "updated": owner}
+            )
         touched = Touched()
         new = [scorecard.session_id] if stored is None else []
         if stored is None:
@@ -72,11 +78,9 @@ def scorecard_bulk_delete(*, scorecards: QuerySet[Scorecard]) -> None:
     with transaction.atomic():
         found = list(scorecards.values_list("tenant_id", "id", "session_id"))
         scorecards.delete()
-        deletions_record(
-            kind=Deletion.Kind.SCORECARD,
-            owners=[(tenant_id, card_id) for tenant_id, card_id, _ in found],
-            stamp=change_stamp(),
-        )
+        owners = [(tenant_id, card_id) for tenant_id, card_id, _ in found]
+        deletions_record(kind=Deletion.Kind.SCORECARD, owners=owners, stamp=change_stamp())
+        events.deleted(object="scorecard", owners=owners)
         touched = Touched()
         session_bulk_unscore(session_ids=[s for _, _, s in found], touched=touched)
         touched.recompute()
@@ -96,11 +100,14 @@ def scorecard_bulk_upsert(
     stamp = change_stamp()
     stated = [r for r in rows if r["created_at"] is not None]
     defaulted = [{**r, "created_at": now} for r in rows if r["created_at"] is None]
+    created: list[tuple[uuid.UUID, uuid.UUID]] = []
+    updated: list[tuple[uuid.UUID, uuid.UUID]] = []
+    tenant_of = {r["id"]: r["tenant_id"] for r in rows}
     for part, update_fields in (
         (stated, [*SCORECARD_UPDATE_FIELDS, "created_at"]),
         (defaulted, SCORECARD_UPDATE_FIELDS),
     ):
-        bulk_upsert(
+        written = bulk_upsert(
             model=Scorecard,
             rows=part,
             update_fields=update_fields,
@@ -108,6 +115,9 @@ def scorecard_bulk_upsert(
             copy_fields=SCORECARD_COPY_FIELDS,
             stamp=stamp,
         )
+        created += [(tenant_of[i], i) for i in written.created]
+        updated += [(tenant_of[i], i) for i in written.updated]
+    events.changed(object="scorecard", created=created, updated=updated)
     new = [r for r in rows if r["id"] not in stored_ids]
     if new:
         deletions_forget(
@@ -127,12 +137,23 @@ def session_has_scorecard(session_id: uuid.UUID) -> bool:
     return Session.unscoped.filter(id=session_id, scorecard__isnull=False).exists()
 
 
-def sessions_keep_scored(session_ids: list[uuid.UUID], stamp: datetime) -> int:
-    """A session that already has a scorecard stays scored, whatever its row says."""
-    return (
-        Session.unscoped.filter(id__any_of=session_ids, scorecard__isnull=False)
-        .exclude(status=Session.Status.SCORED)
-        .update(status=Session.Status.SCORED, updated_at=stamp)
+def _update(sessions: QuerySet[Session], **values: Any) -> list[uuid.UUID]:
+    """``sessions.update(**values)``, returning the ids it changed."""
+    ids = list(sessions.values_list("id", flat=True))
+    if ids:
+        Session.unscoped.filter(id__any_of=ids).update(**values)
+    return ids
+
+
+def sessions_keep_scored(session_ids: list[uuid.UUID], stamp: datetime) -> list[uuid.UUID]:
+    """A session that already has a scorecard stays scored, whatever its row says. Returns
+    those it had to change."""
+    return _update(
+        Session.unscoped.filter(id__any_of=session_ids, scorecard__isnull=False).exclude(
+            status=Session.Status.SCORED
+        ),
+        status=Session.Status.SCORED,
+        updated_at=stamp,
     )
 
 
@@ -146,11 +167,24 @@ def session_bulk_score(
     of new scored sessions so rewrites none of them (on PostgreSQL; SQLite has no transaction
     start, and stamps them again)."""
     stamp = change_stamp()
-    Session.unscoped.filter(
-        Q(id__any_of=new_card_session_ids, updated_at__lt=TransactionStart())
-        | Q(id__any_of=session_ids) & ~Q(status=Session.Status.SCORED)
-    ).update(status=Session.Status.SCORED, updated_at=stamp)
+    ids = _update(
+        Session.unscoped.filter(
+            Q(id__any_of=new_card_session_ids, updated_at__lt=TransactionStart())
+            | Q(id__any_of=session_ids) & ~Q(status=Session.Status.SCORED)
+        ),
+        status=Session.Status.SCORED,
+        updated_at=stamp,
+    )
+    _tell_sessions(ids)
+    # Those this transaction wrote already (and did not rewrite): their events show the card.
+    events.refreshed(object="session", ids=new_card_session_ids)
     touched.add_days_of(session_ids)
+
+
+def _tell_sessions(ids: list[uuid.UUID]) -> None:
+    if ids:
+        owners = Session.unscoped.filter(id__any_of=ids).values_list("tenant_id", "id")
+        events.changed(object="session", updated=list(owners))
 
 
 def session_bulk_unscore(*, session_ids: list[uuid.UUID], touched: Touched) -> None:
@@ -159,4 +193,5 @@ def session_bulk_unscore(*, session_ids: list[uuid.UUID], touched: Touched) -> N
     Session.unscoped.filter(id__any_of=session_ids).update(
         status=Session.Status.COMPLETED, updated_at=change_stamp()
     )
+    _tell_sessions(session_ids)
     touched.add_days_of(session_ids)

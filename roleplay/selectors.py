@@ -221,7 +221,7 @@ def scenario_list(
     )
 
 
-def _user_columns(
+def user_columns(
     tenant: Tenant, shape: AnyShape = USER, include: frozenset[str] | None = None
 ) -> dict[str, Any]:
     """``last_session_at`` is one index probe per row of the page (session_user_idx), inside
@@ -254,12 +254,12 @@ def user_changes(
         since=since,
         after=after,
         limit=limit,
-        columns=_user_columns(tenant, shape, include),
+        columns=user_columns(tenant, shape, include),
     )
 
 
 def user_get(*, tenant: Tenant, user_id: uuid.UUID) -> dict[str, Any] | None:
-    return Rep.objects.for_tenant(tenant).filter(id=user_id).values(**_user_columns(tenant)).first()
+    return Rep.objects.for_tenant(tenant).filter(id=user_id).values(**user_columns(tenant)).first()
 
 
 def user_list(
@@ -276,7 +276,7 @@ def user_list(
         order=USER_ORDER,
         after=after,
         limit=limit,
-        columns=_user_columns(tenant),
+        columns=user_columns(tenant),
     )
 
 
@@ -321,7 +321,7 @@ def user_keyset(
         order=USER_ORDER,
         after=after,
         limit=limit,
-        columns=_user_columns(tenant, shape, include),
+        columns=user_columns(tenant, shape, include),
     )
 
 

@@ -24,14 +24,14 @@ from typing import Any
 from django.db import transaction
 from django.db.models import QuerySet
 
-from core.bulk import bulk_upsert
+from core.bulk import Written, bulk_upsert
 from sync.clock import change_stamp
 from sync.models import Deletion
 from sync.services import deletions_forget, deletions_record, stamp_if_changed
 from tenants.models import Tenant
 from tenants.services import owned_row_check, stored_values, tenant_upsert
 
-from . import rollups
+from . import events, rollups
 from .models import Rep, Scenario, Session
 from .rollups import Touched
 from .scoring import session_has_scorecard, sessions_keep_scored
@@ -72,10 +72,14 @@ def rep_upsert(*, rep: Rep) -> Rep:
     with transaction.atomic():
         adding = rep._state.adding
         owned_row_check(row=rep, stored=stored_values(row=rep, fields=("tenant_id",)))
-        stamp_if_changed(row=rep, fields=tuple(REP_UPDATE_FIELDS))
+        changed = stamp_if_changed(row=rep, fields=tuple(REP_UPDATE_FIELDS))
         rep.save()
         if adding:
             deletions_forget(kind=Deletion.Kind.USER, owners=[(rep.tenant_id, rep.pk)])
+        if changed:
+            events.changed(
+                object="user", **{"created" if adding else "updated": [(rep.tenant_id, rep.pk)]}
+            )
     return rep
 
 
@@ -90,11 +94,15 @@ def rep_bulk_delete(*, reps: QuerySet[Rep]) -> None:
         owners = list(reps.values_list("tenant_id", "id"))
         reps.delete()
         deletions_record(kind=Deletion.Kind.USER, owners=owners, stamp=change_stamp())
+        events.deleted(object="user", owners=owners)
 
 
 def rep_bulk_upsert(*, rows: list[dict[str, Any]]) -> None:
-    bulk_upsert(model=Rep, rows=rows, update_fields=REP_UPDATE_FIELDS, stamp=change_stamp())
+    written = bulk_upsert(
+        model=Rep, rows=rows, update_fields=REP_UPDATE_FIELDS, stamp=change_stamp()
+    )
     deletions_forget(kind=Deletion.Kind.USER, owners=[(r["tenant_id"], r["id"]) for r in rows])
+    _tell(object="user", rows=rows, written=[written])
 
 
 # -- scenarios --------------------------------------------------------------------------------
@@ -104,12 +112,15 @@ def scenario_upsert(*, scenario: Scenario) -> Scenario:
     with transaction.atomic():
         adding = scenario._state.adding
         owned_row_check(row=scenario, stored=stored_values(row=scenario, fields=("tenant_id",)))
-        stamp_if_changed(row=scenario, fields=(*SCENARIO_UPDATE_FIELDS, "created_at"))
+        changed = stamp_if_changed(row=scenario, fields=(*SCENARIO_UPDATE_FIELDS, "created_at"))
         scenario.save()
         if adding:
             deletions_forget(
                 kind=Deletion.Kind.SCENARIO, owners=[(scenario.tenant_id, scenario.pk)]
             )
+        if changed:
+            owner = [(scenario.tenant_id, scenario.pk)]
+            events.changed(object="scenario", **{"created" if adding else "updated": owner})
     return scenario
 
 
@@ -124,6 +135,7 @@ def scenario_bulk_delete(*, scenarios: QuerySet[Scenario]) -> None:
         owners = list(scenarios.values_list("tenant_id", "id"))
         scenarios.delete()
         deletions_record(kind=Deletion.Kind.SCENARIO, owners=owners, stamp=change_stamp())
+        events.deleted(object="scenario", owners=owners)
 
 
 def scenario_bulk_upsert(*, rows: list[dict[str, Any]], now: datetime) -> None:
@@ -132,14 +144,27 @@ def scenario_bulk_upsert(*, rows: list[dict[str, Any]], now: datetime) -> None:
     stamp = change_stamp()
     stated = [r for r in rows if r["created_at"] is not None]
     defaulted = [{**r, "created_at": now} for r in rows if r["created_at"] is None]
-    bulk_upsert(
+    first = bulk_upsert(
         model=Scenario,
         rows=stated,
         update_fields=[*SCENARIO_UPDATE_FIELDS, "created_at"],
         stamp=stamp,
     )
-    bulk_upsert(model=Scenario, rows=defaulted, update_fields=SCENARIO_UPDATE_FIELDS, stamp=stamp)
+    second = bulk_upsert(
+        model=Scenario, rows=defaulted, update_fields=SCENARIO_UPDATE_FIELDS, stamp=stamp
+    )
     deletions_forget(kind=Deletion.Kind.SCENARIO, owners=[(r["tenant_id"], r["id"]) for r in rows])
+    _tell(object="scenario", rows=rows, written=[first, second])
+
+
+def _tell(*, object: str, rows: list[dict[str, Any]], written: list[Written]) -> None:
+    """The webhooks' events of a batch upsert: what it created and what it changed."""
+    tenant_of = {r["id"]: r["tenant_id"] for r in rows}
+    events.changed(
+        object=object,
+        created=[(tenant_of[i], i) for w in written for i in w.created],
+        updated=[(tenant_of[i], i) for w in written for i in w.updated],
+    )
 
 
 # -- sessions ---------------------------------------------------------------------------------
@@ -171,15 +196,19 @@ def session_upsert(*, session: Session) -> Session:
             and session_has_scorecard(session.pk)
         ):
             session.status = Session.Status.SCORED  # a session with a scorecard stays scored
-        stamp_if_changed(row=session, fields=tuple(SESSION_UPDATE_FIELDS))
+        changed = stamp_if_changed(row=session, fields=tuple(SESSION_UPDATE_FIELDS))
         session.save()
         touched = Touched()
+        if changed:
+            owner = [(session.tenant_id, session.pk)]
+            events.changed(object="session", **{"created" if stored is None else "updated": owner})
         if stored is None:
             deletions_forget(kind=Deletion.Kind.SESSION, owners=[(session.tenant_id, session.pk)])
         else:
             touched.add(stored["tenant_id"], stored["started_at"], stored["user_id"])
         touched.add(session.tenant_id, session.started_at, session.user_id)
         touched.recompute()
+        events.refreshed(object="user", ids=[u for users in touched.reps.values() for u in users])
     return session
 
 
@@ -203,7 +232,10 @@ def session_bulk_delete(*, sessions: QuerySet[Session]) -> None:
         stamp = change_stamp()
         deletions_record(kind=Deletion.Kind.SESSION, owners=owners, stamp=stamp)
         deletions_record(kind=Deletion.Kind.SCORECARD, owners=cards, stamp=stamp)
+        events.deleted(object="session", owners=owners)
+        events.deleted(object="scorecard", owners=cards)
         touched.recompute()
+        events.refreshed(object="user", ids=[u for users in touched.reps.values() for u in users])
 
 
 def session_bulk_upsert(
@@ -218,7 +250,7 @@ def session_bulk_upsert(
         ).values_list(*_PLACE):
             touched.add(tenant_id, started_at, user_id)
     stamp = change_stamp()
-    bulk_upsert(
+    written = bulk_upsert(
         model=Session,
         rows=rows,
         update_fields=SESSION_UPDATE_FIELDS,
@@ -227,7 +259,9 @@ def session_bulk_upsert(
         stamp=stamp,
     )
     if stored:  # only a stored session can have a scorecard
-        sessions_keep_scored(stored, stamp)
+        written.updated += sessions_keep_scored(stored, stamp)
+    _tell(object="session", rows=rows, written=[written])
+    events.refreshed(object="user", ids=[r["user_id"] for r in rows])
     if len(stored) < len(rows):
         deletions_forget(
             kind=Deletion.Kind.SESSION,

@@ -14,16 +14,18 @@ from .clock import change_stamp
 from .models import Deletion
 
 
-def stamp_if_changed(*, row: TenantOwned, fields: tuple[str, ...]) -> None:
+def stamp_if_changed(*, row: TenantOwned, fields: tuple[str, ...]) -> bool:
     """Sets ``row.updated_at`` for a save in progress: the change stamp when the row is new or
     one of ``fields`` (what the API shows of it) differs from the stored row, else the stored
-    ``updated_at``, so that saving an unchanged form moves nothing. Inside the transaction."""
+    ``updated_at``, so that saving an unchanged form moves nothing. Inside the transaction.
+    Returns whether it is a change (a new row, or a field differs)."""
     attnames = [type(row)._meta.get_field(name).attname for name in fields]
     stored = stored_values(row=row, fields=(*attnames, "updated_at"))
     if stored is not None and all(stored[a] == getattr(row, a) for a in attnames):
         row.updated_at = stored["updated_at"]
-    else:
-        row.updated_at = change_stamp()
+        return False
+    row.updated_at = change_stamp()
+    return True
 
 
 def deletions_record(

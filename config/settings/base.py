@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "core",
     "tenants",
     "sync",
+    "webhooks",
     "roleplay",
     # Migrations only, under the labels of the apps merged into roleplay (roleplay/history).
     "roleplay.history.sessions_api",
@@ -270,6 +271,28 @@ API_FAILED_AUTH_PER_MINUTE = env_int("API_FAILED_AUTH_PER_MINUTE", 30)
 # 0, failed authentications are counted per REMOTE_ADDR, which behind a proxy is the proxy, so
 # one client's guesses would lock out every client.
 API_TRUSTED_PROXY_HOPS = env_int("API_TRUSTED_PROXY_HOPS", 0)
+# Webhooks (docs/webhooks.md). Endpoints must be https and public unless these are on
+# (development and tests turn them on: their receivers are local).
+WEBHOOK_ALLOW_HTTP = env_bool("WEBHOOK_ALLOW_HTTP", False)
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env_bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", False)
+# Seconds to wait after the 1st, 2nd, ... failure of a delivery (up to 10% jitter added); when
+# spent, the delivery is failed.
+WEBHOOK_RETRY_SCHEDULE = env_str("WEBHOOK_RETRY_SCHEDULE", "5,300,1800,7200,18000,36000,36000")
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 15)
+# An endpoint whose every attempt failed for this long is disabled.
+WEBHOOK_DISABLE_AFTER_HOURS = env_int("WEBHOOK_DISABLE_AFTER_HOURS", 120)
+# Events, deliveries and attempts are kept this long (manage.py prune_webhooks).
+WEBHOOK_RETENTION_DAYS = env_int("WEBHOOK_RETENTION_DAYS", 30)
+# POSTs in flight to one endpoint at once; and endpoints one worker delivers to at once.
+WEBHOOK_ENDPOINT_CONCURRENCY = env_int("WEBHOOK_ENDPOINT_CONCURRENCY", 4)
+WEBHOOK_WORKER_CONCURRENCY = env_int("WEBHOOK_WORKER_CONCURRENCY", 8)
+# SQLite only (no LISTEN/NOTIFY, no procrastinate): how often the worker looks for due deliveries.
+WEBHOOK_POLL_SECONDS = float(env_str("WEBHOOK_POLL_SECONDS", "1"))
+if DATABASES["default"]["ENGINE"] == "core.postgresql":
+    # The delivery queue (webhooks/queue.py): procrastinate's tables live in the same database.
+    INSTALLED_APPS.insert(INSTALLED_APPS.index("webhooks"), "procrastinate.contrib.django")
+    PROCRASTINATE_READONLY_MODELS = True
+
 # last_used_at is for humans ("is this token still in use?"): minutes of precision suffice.
 API_TOKEN_LAST_USED_INTERVAL_SECONDS = env_int("API_TOKEN_LAST_USED_INTERVAL_SECONDS", 300)
 # Tokens cached per server process (tenants/token_cache.py): revocation still takes effect on

@@ -1,0 +1,404 @@
+"""Every write of webhooks: endpoints (admin and commands), the outbox (``events_record``, called by
+the domain's services in their own transactions), re-sends and pruning.
+
+The outbox: a write that changes sessions, scorecards, scenarios or users hands its changes here,
+each with the object's payload already rendered from the API's shape, before it commits. An event
+is recorded once per object per transaction: a later change of the same object in the same
+transaction (a session created, then scored by its scorecard's line) rewrites that event with the
+newer payload and keeps it ``created``; created and deleted in one transaction, it was never seen
+and nothing is told. Events are recorded only for tenants that have an endpoint wanting the type
+(a disabled one included, so that a re-enabled endpoint can be re-sent what it missed), and each
+enabled endpoint wanting it gets a pending delivery, in the same transaction; the worker is woken
+when it commits (webhooks/queue.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import orjson
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+
+from core.formats import rfc3339
+from sync.shapes import DELETION
+
+from . import addresses, queue
+from .models import (
+    ACTIONS,
+    EVENT_TYPES,
+    OBJECTS,
+    DeliveryStatus,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
+
+SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret
+ROTATION_OVERLAP = timedelta(hours=24)
+CHUNK = 900  # ids per query: within SQLite's parameter limit
+
+
+@dataclass(frozen=True)
+class Change:
+    """One object's change as a write hands it over: ``data`` is its wire object as JSON text
+    (None for a deletion, whose data is its /deletions entry)."""
+
+    tenant_id: uuid.UUID
+    object_id: uuid.UUID
+    action: str  # created, updated, deleted
+    data: str | None = None
+
+
+# -- endpoints ----------------------------------------------------------------------------------
+
+
+def new_secret() -> str:
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def event_types_clean(types: Iterable[str]) -> list[str]:
+    """The event types asked for, checked; empty means every type."""
+    chosen = sorted({t.strip() for t in types if t.strip()})
+    unknown = [t for t in chosen if t not in EVENT_TYPES]
+    if unknown:
+        raise ValidationError(
+            {
+                "event_types": f"Unknown event type(s): {', '.join(unknown)}. "
+                f"Known: {', '.join(EVENT_TYPES)}."
+            }
+        )
+    return chosen
+
+
+def url_check(url: str) -> None:
+    """The endpoint's URL as the contract allows it (https, public addresses), else a
+    ValidationError naming why."""
+    try:
+        addresses.check_url(
+            url,
+            allow_http=settings.WEBHOOK_ALLOW_HTTP,
+            allow_private=settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES,
+        )
+    except addresses.RefusedURL as exc:
+        raise ValidationError({"url": str(exc)}) from exc
+
+
+def endpoint_save(*, endpoint: WebhookEndpoint) -> tuple[WebhookEndpoint, str | None]:
+    """Creates or updates an endpoint; returns it and, for a new one, its secret (shown once)."""
+    endpoint.event_types = event_types_clean(endpoint.event_types or [])
+    url_check(endpoint.url)
+    created = None
+    if endpoint._state.adding and not endpoint.secret:
+        endpoint.secret = created = new_secret()
+    if endpoint.enabled:
+        endpoint.disabled_reason = ""
+    endpoint.full_clean(exclude=["secret", "previous_secret"])
+    endpoint.save()
+    return endpoint, created
+
+
+def endpoint_create(
+    *, tenant_id: uuid.UUID, url: str, event_types: Iterable[str] = (), description: str = ""
+) -> tuple[WebhookEndpoint, str]:
+    endpoint, secret = endpoint_save(
+        endpoint=WebhookEndpoint(
+            tenant_id=tenant_id, url=url, event_types=list(event_types), description=description
+        )
+    )
+    assert secret is not None
+    return endpoint, secret
+
+
+def endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> str:
+    """A new secret; the current one stays valid (both signatures sent) for 24 hours."""
+    with transaction.atomic():
+        endpoint.previous_secret = endpoint.secret
+        endpoint.previous_secret_expires_at = timezone.now() + ROTATION_OVERLAP
+        endpoint.secret = new_secret()
+        endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at"])
+    return endpoint.secret
+
+
+def live_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
+    live = [endpoint.secret]
+    expires = endpoint.previous_secret_expires_at
+    if endpoint.previous_secret and expires is not None and expires > now:
+        live.append(endpoint.previous_secret)
+    return live
+
+
+def endpoint_enable(*, endpoint: WebhookEndpoint) -> None:
+    with transaction.atomic():
+        WebhookEndpoint.unscoped.filter(pk=endpoint.pk).update(enabled=True, disabled_reason="")
+        queue.wake([endpoint.pk])
+
+
+def endpoint_disable(*, endpoint_id: uuid.UUID, reason: str) -> None:
+    """Disabled: nothing more is delivered to it, its pending deliveries are failed (a re-send
+    after enabling it delivers them)."""
+    with transaction.atomic():
+        WebhookEndpoint.unscoped.filter(pk=endpoint_id).update(
+            enabled=False, disabled_reason=reason[:200]
+        )
+        WebhookDelivery.objects.filter(
+            endpoint_id=endpoint_id, status=DeliveryStatus.PENDING
+        ).update(status=DeliveryStatus.FAILED)
+
+
+# -- the outbox ---------------------------------------------------------------------------------
+
+
+def _txn() -> int:
+    """An id of the current transaction, the same for every statement of it."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("events_record() runs in the transaction of the write it tells")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_current_xact_id()::text::bigint")
+            return cursor.fetchone()[0]
+    # SQLite has no transaction id: one drawn for the transaction and forgotten when it commits;
+    # a token whose forgetting is not pending in this transaction is an ended one's (rolled back).
+    token = getattr(connection, "_webhook_txn", None)
+    if token is None or not any(f is _forget_token for _, f, _ in connection.run_on_commit):
+        token = connection._webhook_txn = secrets.randbits(62)
+        transaction.on_commit(_forget_token)
+    return token
+
+
+def _forget_token() -> None:
+    connection._webhook_txn = None
+
+
+def _wanting(tenant_ids: set[uuid.UUID], types: set[str]) -> list[WebhookEndpoint]:
+    """The endpoints of these tenants that want any of these types, enabled or not."""
+    found = WebhookEndpoint.unscoped.filter(tenant_id__in=tenant_ids).only(
+        "id", "tenant_id", "event_types", "enabled"
+    )
+    return [e for e in found if not e.event_types or types & set(e.event_types)]
+
+
+def _final(before: str | None, now: str) -> str | None:
+    """The action an object's event tells after ``now`` follows ``before`` in one transaction;
+    None: nothing to tell."""
+    if before is None:
+        return now
+    if before == "created":
+        return None if now == "deleted" else "created"
+    if before == "deleted":
+        return "deleted" if now == "deleted" else "updated"
+    return now  # updated, then updated or deleted
+
+
+Render = Callable[[uuid.UUID, list[uuid.UUID]], dict[uuid.UUID, str]]
+
+
+def events_record(
+    *,
+    object: str,
+    changes: Sequence[Change],
+    render: Render | None = None,
+) -> None:
+    """Records these changes of objects of one kind in the current transaction (see the module's
+    docstring). A created or updated change without ``data`` is rendered by ``render(tenant_id,
+    ids)`` (JSON text by id; an id it leaves out no longer exists: nothing to tell), only for
+    tenants with an endpoint wanting the kind. Cheap when there is none: one query."""
+    if not changes:
+        return
+    assert object in OBJECTS
+    types = {f"{object}.{action}" for action in ACTIONS}
+    endpoints = _wanting({c.tenant_id for c in changes}, types)
+    if not endpoints:
+        return
+    by_tenant: dict[uuid.UUID, list[WebhookEndpoint]] = defaultdict(list)
+    for endpoint in endpoints:
+        by_tenant[endpoint.tenant_id].append(endpoint)
+    txn = _txn()
+    now = timezone.now()
+    last = {c.object_id: c for c in changes if c.tenant_id in by_tenant}  # the last one wins
+    rendered: dict[uuid.UUID, str] = {}
+    if render is not None:
+        unrendered: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+        for c in last.values():
+            if c.action != "deleted" and c.data is None:
+                unrendered[c.tenant_id].append(c.object_id)
+        for tenant_id, ids in unrendered.items():
+            rendered.update(render(tenant_id, ids))
+    earlier: dict[uuid.UUID, WebhookEvent] = {}
+    ids = list(last)
+    for start in range(0, len(ids), CHUNK):
+        for event in WebhookEvent.unscoped.filter(
+            txn=txn, object=object, object_id__in=ids[start : start + CHUNK]
+        ).only("id", "type", "object_id"):
+            earlier[event.object_id] = event
+    new: list[WebhookEvent] = []
+    rewritten: list[WebhookEvent] = []
+    cancelled: list[uuid.UUID] = []
+    for object_id, change in last.items():
+        before = earlier.get(object_id)
+        action = _final(before.type.split(".")[1] if before else None, change.action)
+        if action is None:
+            if before is not None:
+                cancelled.append(before.id)
+            continue
+        data = change.data or rendered.get(object_id)
+        if change.action == "deleted":
+            data = orjson.dumps(
+                DELETION.from_values({"object": object, "id": object_id, "deleted_at": now})
+            ).decode()
+        if data is None:
+            continue  # gone by now: its deletion tells
+        event_type = f"{object}.{action}"
+        if before is not None:
+            before.type, before.data = event_type, data
+            rewritten.append(before)
+            continue
+        new.append(
+            WebhookEvent(
+                tenant_id=change.tenant_id,
+                type=event_type,
+                object=object,
+                object_id=object_id,
+                data=data,
+                created_at=now,
+                txn=txn,
+            )
+        )
+    if cancelled:
+        WebhookEvent.unscoped.filter(id__in=cancelled).delete()
+    if rewritten:
+        WebhookEvent.unscoped.bulk_update(rewritten, ["type", "data"], batch_size=CHUNK)
+    WebhookEvent.unscoped.bulk_create(new, batch_size=500)
+    deliveries = [
+        WebhookDelivery(
+            endpoint_id=endpoint.pk, event_id=event.pk, next_attempt_at=now, created_at=now
+        )
+        for event in new
+        for endpoint in by_tenant[event.tenant_id]
+        if endpoint.enabled and endpoint.wants(event.type)
+    ]
+    WebhookDelivery.objects.bulk_create(deliveries, batch_size=1000)
+    queue.wake({d.endpoint_id for d in deliveries})
+
+
+def events_refresh(
+    *,
+    object: str,
+    object_ids: Iterable[uuid.UUID],
+    render: Render,
+) -> None:
+    """These objects' events recorded earlier in this transaction are rendered again: what the
+    API shows of them depends on rows written since (a session's ``scorecard_id`` on its
+    scorecard, a user's ``last_session_at`` on the sessions written after the user)."""
+    ids = list(set(object_ids))
+    if not ids:
+        return
+    txn = _txn()
+    for start in range(0, len(ids), CHUNK):
+        events = list(
+            WebhookEvent.unscoped.filter(
+                txn=txn, object=object, object_id__in=ids[start : start + CHUNK]
+            )
+            .exclude(type=f"{object}.deleted")
+            .only("id", "tenant_id", "object_id", "data")
+        )
+        by_tenant: dict[uuid.UUID, list[WebhookEvent]] = defaultdict(list)
+        for event in events:
+            by_tenant[event.tenant_id].append(event)
+        for tenant_id, found in by_tenant.items():
+            fresh = render(tenant_id, [e.object_id for e in found])
+            for event in found:
+                event.data = fresh.get(event.object_id, event.data)
+            WebhookEvent.unscoped.bulk_update(found, ["data"])
+
+
+def deletion_events_record(*, object: str, owners: Iterable[tuple[uuid.UUID, uuid.UUID]]) -> None:
+    """These (tenant_id, id) of one kind were deleted in the current transaction."""
+    events_record(
+        object=object,
+        changes=[Change(tenant_id=t, object_id=i, action="deleted") for t, i in owners],
+    )
+
+
+# -- re-sends -----------------------------------------------------------------------------------
+
+
+def deliveries_resend(
+    *,
+    endpoint: WebhookEndpoint,
+    since: datetime | None = None,
+    event_ids: Sequence[uuid.UUID] | None = None,
+    failed_only: bool = False,
+) -> int:
+    """Makes the endpoint's events since ``since`` (or these ``event_ids``) due again, each
+    with its own ``webhook-id``; with ``failed_only``, only those whose delivery failed. Events of
+    its tenant and types recorded while it had no delivery of them (it was disabled, or created
+    later) are owed to it too. Returns how many are due."""
+    now = timezone.now()
+    with transaction.atomic():
+        events = WebhookEvent.unscoped.filter(tenant_id=endpoint.tenant_id)
+        if since is not None:
+            events = events.filter(created_at__gte=since)
+        if event_ids is not None:
+            events = events.filter(id__in=list(event_ids))
+        if endpoint.event_types:
+            events = events.filter(type__in=endpoint.event_types)
+        deliveries = WebhookDelivery.objects.filter(endpoint=endpoint, event__in=events)
+        if failed_only:
+            deliveries = deliveries.filter(status=DeliveryStatus.FAILED)
+        else:
+            # Owed and never queued for it: queued now.
+            missing = events.exclude(
+                id__in=WebhookDelivery.objects.filter(endpoint=endpoint).values("event_id")
+            ).values_list("id", flat=True)
+            WebhookDelivery.objects.bulk_create(
+                [
+                    WebhookDelivery(
+                        endpoint=endpoint, event_id=i, next_attempt_at=now, created_at=now
+                    )
+                    for i in missing.iterator()
+                ],
+                batch_size=1000,
+                ignore_conflicts=True,
+            )
+        count = deliveries.update(status=DeliveryStatus.PENDING, failures=0, next_attempt_at=now)
+        queue.wake([endpoint.pk])
+    return count
+
+
+# -- retention ----------------------------------------------------------------------------------
+
+
+def prune(*, before: datetime) -> dict[str, int]:
+    """Forgets events (with their deliveries) and attempts older than ``before``. An event still
+    pending delivery somewhere is kept."""
+    with transaction.atomic():
+        attempts, _ = WebhookAttempt.objects.filter(at__lt=before).delete()
+        pending = WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING).values("event_id")
+        events = WebhookEvent.unscoped.filter(created_at__lt=before).exclude(id__in=pending)
+        _removed, by_model = events.delete()
+    return {
+        "events": by_model.get(WebhookEvent._meta.label, 0),
+        "deliveries": by_model.get(WebhookDelivery._meta.label, 0),
+        "attempts": attempts,
+    }
+
+
+def event_body(event: WebhookEvent) -> bytes:
+    """The POST body (Standard Webhooks): the same bytes on every attempt and re-send."""
+    return orjson.dumps(
+        {
+            "type": event.type,
+            "timestamp": rfc3339(event.created_at),
+            "data": orjson.Fragment(event.data),
+        }
+    )
