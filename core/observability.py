@@ -14,6 +14,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
@@ -117,6 +118,16 @@ class ObservabilityMiddleware:
         return response
 
 
+# Figures read from the database at each scrape (the apps' own, e.g. webhooks/metrics.py): the
+# same on every server, so they are not summed across processes like the counters above.
+_READ_AT_SCRAPE: list[Any] = []
+
+
+def register_collector(collector: Any) -> None:
+    """A prometheus_client collector whose ``collect()`` runs at each ``GET /metrics``."""
+    _READ_AT_SCRAPE.append(collector)
+
+
 def _registry() -> CollectorRegistry:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
@@ -127,4 +138,10 @@ def _registry() -> CollectorRegistry:
 
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
-    return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
+    body = generate_latest(_registry())
+    if _READ_AT_SCRAPE:
+        scraped = CollectorRegistry(auto_describe=False)
+        for collector in _READ_AT_SCRAPE:
+            scraped.register(collector)
+        body += generate_latest(scraped)
+    return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)

@@ -47,6 +47,7 @@ class Outcome:
     duration_ms: int
     response: str
     error: str
+    kind: str
 
 
 def retry_schedule() -> list[int]:
@@ -91,16 +92,23 @@ def post(client: httpx.Client, url: str, body: bytes, headers: dict[str, str]) -
     started = time.perf_counter()
     try:
         answer = client.post(url, content=body, headers=headers)
-    except Exception as exc:
-        return Outcome(False, None, int((time.perf_counter() - started) * 1000), "", _describe(exc))
+    except Exception as exc:  # any failure to get an answer is the attempt's outcome
+        took = int((time.perf_counter() - started) * 1000)
+        kind = _kind(exc)
+        return Outcome(False, None, took, "", f"{kind}: {exc}"[:1000], kind)
     took = int((time.perf_counter() - started) * 1000)
     text = answer.content[:ANSWER_KEPT].decode("utf-8", "replace")
-    return Outcome(200 <= answer.status_code < 300, answer.status_code, took, text, "")
+    ok = 200 <= answer.status_code < 300
+    kind = WebhookAttempt.Outcome.SUCCESS if ok else WebhookAttempt.Outcome.HTTP_ERROR
+    return Outcome(ok, answer.status_code, took, text, "", kind)
 
 
-def _describe(exc: BaseException) -> str:
-    kind = "timeout" if isinstance(exc, httpx.TimeoutException) else type(exc).__name__
-    return f"{kind}: {exc}"[:1000]
+def _kind(exc: BaseException) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return WebhookAttempt.Outcome.TIMEOUT
+    if isinstance(exc, addresses.RefusedConnection):
+        return WebhookAttempt.Outcome.REFUSED
+    return WebhookAttempt.Outcome.CONNECTION_ERROR
 
 
 def _claim(endpoint_id: uuid.UUID, limit: int) -> list[WebhookDelivery]:
@@ -194,6 +202,7 @@ def _send(endpoint: WebhookEndpoint, batch: list[WebhookDelivery], client: httpx
                 response=outcome.response,
                 error=outcome.error,
                 ok=outcome.ok,
+                outcome=outcome.kind,
             )
             for delivery, outcome in zip(batch, outcomes, strict=True)
         ]

@@ -131,14 +131,30 @@ class WebhookDelivery(models.Model):
                 condition=Q(status="pending"),
             ),
             models.Index(fields=["event"], name="whdelivery_event_idx"),
+            # /metrics: the oldest event still owed.
+            models.Index(
+                fields=["created_at"],
+                name="whdelivery_pending_age_idx",
+                condition=Q(status="pending"),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.event_id} to {self.endpoint_id}: {self.status}"
 
 
+class AttemptOutcome(models.TextChoices):
+    SUCCESS = "success", "2xx"
+    HTTP_ERROR = "http_error", "Answered, not 2xx"
+    TIMEOUT = "timeout", "Timed out"
+    REFUSED = "refused", "Address refused"
+    CONNECTION_ERROR = "connection_error", "No connection"
+
+
 class WebhookAttempt(models.Model):
     """One POST of a delivery: what came back, or why nothing did."""
+
+    Outcome = AttemptOutcome
 
     delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="+")
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="+")
@@ -148,6 +164,7 @@ class WebhookAttempt(models.Model):
     response = models.TextField(blank=True, default="")  # the first 1 KB of the answer
     error = models.TextField(blank=True, default="")
     ok = models.BooleanField()
+    outcome = models.CharField(max_length=16, choices=AttemptOutcome.choices)
 
     class Meta:
         indexes = [

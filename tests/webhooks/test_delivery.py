@@ -257,3 +257,25 @@ def test_create_webhook_prints_id_then_secret_and_refuses_bad_urls(receiver, set
     with pytest.raises(CommandError, match="unknown tenant"):
         call_command("create_webhook", "--tenant", "nobody", "--url", "https://a.test")
     assert WebhookEndpoint.unscoped.count() == 1
+
+
+def test_metrics_count_deliveries_by_outcome_and_the_oldest_owed(subscribe, receiver, client):
+    acme = TenantFactory()
+    endpoint, _ = subscribe(acme, types=["scenario.created"])
+    ScenarioFactory(tenant=acme)
+    WebhookDelivery.objects.update(created_at=timezone.now() - timedelta(minutes=10))
+    text = client.get("/metrics").content.decode()
+    assert 'webhook_deliveries{status="pending"} 1.0' in text
+    age = float(text.split("\nwebhook_oldest_undelivered_seconds ")[1].split()[0])
+    assert 600 <= age < 660
+    receiver.answer = lambda _: (500, b"", 0.0)
+    drain(endpoint.pk)
+    text = client.get("/metrics").content.decode()
+    assert 'webhook_attempts_last_hour{outcome="http_error"} 1.0' in text
+    assert 'webhook_attempts_last_hour{outcome="success"} 0.0' in text
+    _due_now()
+    receiver.answer = lambda _: (200, b"", 0.0)
+    drain(endpoint.pk)
+    text = client.get("/metrics").content.decode()
+    assert 'webhook_deliveries{status="delivered"} 1.0' in text
+    assert "\nwebhook_oldest_undelivered_seconds 0.0" in text
