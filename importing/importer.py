@@ -40,7 +40,7 @@ from django.db import (
 )
 
 from roleplay.rollups import Touched
-from roleplay.services import session_rollups_recompute
+from roleplay.services import batches_finish
 from tenants.services import TokenCachesStale, token_caches_invalidate
 
 from .deletes import delete_record
@@ -299,6 +299,6 @@ class Importer:
                 # the statistics from before the load describe them (autovacuum comes later).
                 with connection.cursor() as cursor:
                     cursor.execute("ANALYZE sessions_api_session, scorecards_scorecard")
-            session_rollups_recompute(touched=self._touched)
+            batches_finish(touched=self._touched)
         except DatabaseError as exc:
             self._error(self.result.lines, f"the database refused the rollups: {exc}".strip())

@@ -1,60 +1,85 @@
-"""What the domain's writes tell the webhooks (webhooks/services.py): each changed object's
-payload rendered from the same shape and columns as the API's detail of it (a session without
-its transcript, a user without ``email``), so that a payload always equals the API's object.
-Called by the services in their own transactions, after the write."""
+"""What the domain's writes tell the webhooks (webhooks/services.py): which objects they created,
+changed and deleted, and each one's payload: the API's own shape and columns (a session without
+its transcript, a user without ``email``) rendered as JSON by the database when the write ends
+(``finish``), so that a payload always equals the API's object in its final state."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable
+from datetime import datetime
 
-import orjson
-from django.db.models import F
+from django.db.models import Expression, F, OuterRef, Subquery
 
+from core.export import JSONObjectOf
 from core.shapes import Shape
-from webhooks.services import Change, deletion_events_record, events_record, events_refresh
+from webhooks.services import (
+    Change,
+    deletion_events_record,
+    events_record,
+    events_refresh,
+    events_render,
+)
 
 from .models import Rep, Scenario, Scorecard, Session
 from .selectors import user_columns
 from .shapes import SCENARIO, SCORECARD, SESSION, USER
 
-CHUNK = 900
 Owner = tuple[uuid.UUID, uuid.UUID]  # (tenant_id, id)
 
 
-def _renderer(model, shape: Shape, columns: Callable[[uuid.UUID], dict]) -> Callable:
-    def render(tenant_id: uuid.UUID, ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
-        out: dict[uuid.UUID, str] = {}
-        for start in range(0, len(ids), CHUNK):
-            rows = model.objects.for_tenant(tenant_id).filter(id__in=ids[start : start + CHUNK])
-            for row in rows.values(w_key=F("id"), **columns(tenant_id)):
-                out[row["w_key"]] = orjson.dumps(shape.render(row)).decode()
-        return out
+def _json(shape: Shape, columns: dict[str, Expression]) -> JSONObjectOf:
+    """The shape's object as JSON text, from the columns the API's reads render it with."""
+    members = []
+    for field in shape.fields:
+        if field.only_with is not None:
+            continue
+        if field.json_text:
+            members.append((field.name, F(field.source), True))
+        else:
+            members.append((field.name, columns[f"w_{field.name}"], False))
+    return JSONObjectOf(F("id"), members)
 
-    return render
+
+def _payload(model, build: Callable[[], JSONObjectOf]) -> Callable[[], Expression]:
+    def payload() -> Expression:
+        return Subquery(model.unscoped.filter(id=OuterRef("object_id")).values(j=build())[:1])
+
+    return payload
 
 
-RENDER = {
-    "session": _renderer(Session, SESSION, lambda _: SESSION.columns()),
-    "scorecard": _renderer(Scorecard, SCORECARD, lambda _: SCORECARD.columns()),
-    "scenario": _renderer(Scenario, SCENARIO, lambda _: SCENARIO.columns()),
-    "user": _renderer(Rep, USER, user_columns),
+PAYLOADS = {
+    "session": _payload(Session, lambda: _json(SESSION, SESSION.columns())),
+    "scorecard": _payload(Scorecard, lambda: _json(SCORECARD, SCORECARD.columns())),
+    "scenario": _payload(Scenario, lambda: _json(SCENARIO, SCENARIO.columns())),
+    # last_session_at: among the user's own tenant's sessions, as the API reads it.
+    "user": _payload(Rep, lambda: _json(USER, user_columns(OuterRef("tenant_id")))),
 }
 
 
-def changed(*, object: str, created: Iterable[Owner] = (), updated: Iterable[Owner] = ()) -> None:
+def changed(
+    *,
+    object: str,
+    created: Iterable[Owner] = (),
+    updated: Iterable[Owner] = (),
+) -> None:
     """These objects of one kind were created or changed in the current transaction."""
     changes = [Change(t, i, "created") for t, i in created]
     changes += [Change(t, i, "updated") for t, i in updated]
-    if changes:
-        events_record(object=object, changes=changes, render=RENDER[object])
+    events_record(object=object, changes=changes)
 
 
-def deleted(*, object: str, owners: Iterable[Owner]) -> None:
-    deletion_events_record(object=object, owners=owners)
+def deleted(*, object: str, owners: Iterable[Owner], deleted_at: datetime) -> None:
+    deletion_events_record(object=object, owners=owners, deleted_at=deleted_at)
 
 
 def refreshed(*, object: str, ids: Iterable[uuid.UUID]) -> None:
     """Rows these objects' wire form reads changed: an event this transaction recorded for one
     of them shows it (a session's scorecard, a user's sessions)."""
-    events_refresh(object=object, object_ids=ids, render=RENDER[object])
+    events_refresh(object=object, object_ids=ids)
+
+
+def finish() -> None:
+    """The payloads of what this transaction told, rendered as the objects now are: every write
+    service calls this as it ends (an import once, after its batches)."""
+    events_render(payloads=PAYLOADS)

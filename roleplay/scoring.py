@@ -64,6 +64,7 @@ def scorecard_upsert(*, scorecard: Scorecard) -> Scorecard:
             session_ids=[scorecard.session_id], new_card_session_ids=new, touched=touched
         )
         touched.recompute()
+        events.finish()
     if Scorecard.session.is_cached(scorecard):
         scorecard.session.status = Session.Status.SCORED
     return scorecard
@@ -79,11 +80,13 @@ def scorecard_bulk_delete(*, scorecards: QuerySet[Scorecard]) -> None:
         found = list(scorecards.values_list("tenant_id", "id", "session_id"))
         scorecards.delete()
         owners = [(tenant_id, card_id) for tenant_id, card_id, _ in found]
-        deletions_record(kind=Deletion.Kind.SCORECARD, owners=owners, stamp=change_stamp())
-        events.deleted(object="scorecard", owners=owners)
+        stamp = change_stamp()
+        deletions_record(kind=Deletion.Kind.SCORECARD, owners=owners, stamp=stamp)
+        events.deleted(object="scorecard", owners=owners, deleted_at=stamp)
         touched = Touched()
         session_bulk_unscore(session_ids=[s for _, _, s in found], touched=touched)
         touched.recompute()
+        events.finish()
 
 
 def scorecard_bulk_upsert(

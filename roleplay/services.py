@@ -10,7 +10,7 @@ The invariants are kept here, in the writer's transaction:
 - the daily rollups and the reps' spans (roleplay/rollups.py) follow every change: the
   (tenant, day) pairs and reps a write touches, before and after it, are recomputed. Single
   writes recompute at once; batch writes add to the caller's ``Touched``, which must be
-  recomputed (``session_rollups_recompute``) before the transaction commits: the importer does
+  recomputed (``batches_finish``) before the transaction commits: the importer does
   it once per import.
 """
 
@@ -80,6 +80,7 @@ def rep_upsert(*, rep: Rep) -> Rep:
             events.changed(
                 object="user", **{"created" if adding else "updated": [(rep.tenant_id, rep.pk)]}
             )
+        events.finish()
     return rep
 
 
@@ -93,8 +94,9 @@ def rep_bulk_delete(*, reps: QuerySet[Rep]) -> None:
     with transaction.atomic():
         owners = list(reps.values_list("tenant_id", "id"))
         reps.delete()
-        deletions_record(kind=Deletion.Kind.USER, owners=owners, stamp=change_stamp())
-        events.deleted(object="user", owners=owners)
+        stamp = change_stamp()
+        deletions_record(kind=Deletion.Kind.USER, owners=owners, stamp=stamp)
+        events.deleted(object="user", owners=owners, deleted_at=stamp)
 
 
 def rep_bulk_upsert(*, rows: list[dict[str, Any]]) -> None:
@@ -121,6 +123,7 @@ def scenario_upsert(*, scenario: Scenario) -> Scenario:
         if changed:
             owner = [(scenario.tenant_id, scenario.pk)]
             events.changed(object="scenario", **{"created" if adding else "updated": owner})
+        events.finish()
     return scenario
 
 
@@ -134,8 +137,9 @@ def scenario_bulk_delete(*, scenarios: QuerySet[Scenario]) -> None:
     with transaction.atomic():
         owners = list(scenarios.values_list("tenant_id", "id"))
         scenarios.delete()
-        deletions_record(kind=Deletion.Kind.SCENARIO, owners=owners, stamp=change_stamp())
-        events.deleted(object="scenario", owners=owners)
+        stamp = change_stamp()
+        deletions_record(kind=Deletion.Kind.SCENARIO, owners=owners, stamp=stamp)
+        events.deleted(object="scenario", owners=owners, deleted_at=stamp)
 
 
 def scenario_bulk_upsert(*, rows: list[dict[str, Any]], now: datetime) -> None:
@@ -209,6 +213,7 @@ def session_upsert(*, session: Session) -> Session:
         touched.add(session.tenant_id, session.started_at, session.user_id)
         touched.recompute()
         events.refreshed(object="user", ids=[u for users in touched.reps.values() for u in users])
+        events.finish()
     return session
 
 
@@ -232,10 +237,11 @@ def session_bulk_delete(*, sessions: QuerySet[Session]) -> None:
         stamp = change_stamp()
         deletions_record(kind=Deletion.Kind.SESSION, owners=owners, stamp=stamp)
         deletions_record(kind=Deletion.Kind.SCORECARD, owners=cards, stamp=stamp)
-        events.deleted(object="session", owners=owners)
-        events.deleted(object="scorecard", owners=cards)
+        events.deleted(object="session", owners=owners, deleted_at=stamp)
+        events.deleted(object="scorecard", owners=cards, deleted_at=stamp)
         touched.recompute()
         events.refreshed(object="user", ids=[u for users in touched.reps.values() for u in users])
+        events.finish()
 
 
 def session_bulk_upsert(
@@ -271,6 +277,8 @@ def session_bulk_upsert(
         touched.add(row["tenant_id"], row["started_at"], row["user_id"])
 
 
-def session_rollups_recompute(*, touched: Touched) -> None:
-    """The rollups of everything a batch touched: once, after the batches, before COMMIT."""
+def batches_finish(*, touched: Touched) -> None:
+    """The rollups of everything the batches touched, and the payloads of the events they
+    recorded: once, after the batches, before COMMIT."""
     touched.recompute()
+    events.finish()

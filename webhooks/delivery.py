@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 import httpx
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Min
+from django.db.models import F, Min
 from django.utils import timezone
 from standardwebhooks import Webhook
 
@@ -36,6 +36,7 @@ from .services import endpoint_disable, event_body, live_secrets
 ENDPOINT_LOCK = 0x57484B53  # b"WHKS": the advisory lock namespace of endpoints' drains
 ANSWER_KEPT = 1024  # bytes of an answer kept with its attempt
 USER_AGENT = "roleplay-api-webhooks/1"
+CLAIM_ROUNDS = 8  # a claim holds this many POSTs per slot of the endpoint's concurrency
 # Set on SIGTERM (webhook_worker): every drain ends after the batch it is sending.
 STOPPING = threading.Event()
 
@@ -140,20 +141,23 @@ def drain(
     endpoint_id = uuid.UUID(str(endpoint_id))
     own_client = client is None
     client = client or http_client()
+    concurrency = settings.WEBHOOK_ENDPOINT_CONCURRENCY
     attempted = 0
     try:
-        while not stopping():
-            with transaction.atomic():
-                if not _exclusive(endpoint_id):
-                    return attempted
-                endpoint = WebhookEndpoint.unscoped.filter(pk=endpoint_id, enabled=True).first()
-                if endpoint is None:
-                    return attempted
-                batch = _claim(endpoint_id, settings.WEBHOOK_ENDPOINT_CONCURRENCY)
-                if not batch:
-                    break
-                _send(endpoint, batch, client)
-                attempted += len(batch)
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            while not stopping():
+                with transaction.atomic():
+                    if not _exclusive(endpoint_id):
+                        return attempted
+                    endpoint = WebhookEndpoint.unscoped.filter(pk=endpoint_id, enabled=True).first()
+                    if endpoint is None:
+                        return attempted
+                    # A claim of several rounds of POSTs: the database's share per event stays
+                    # small, while at most ``concurrency`` POSTs are in flight.
+                    batch = _claim(endpoint_id, concurrency * CLAIM_ROUNDS)
+                    if not batch:
+                        break
+                    attempted += _send(endpoint, batch, client, pool, stopping)
         _schedule_next(endpoint_id)
     finally:
         if own_client:
@@ -161,36 +165,60 @@ def drain(
     return attempted
 
 
-def _send(endpoint: WebhookEndpoint, batch: list[WebhookDelivery], client: httpx.Client) -> None:
+def _send(
+    endpoint: WebhookEndpoint,
+    batch: list[WebhookDelivery],
+    client: httpx.Client,
+    pool: ThreadPoolExecutor,
+    stopping: Callable[[], bool],
+) -> int:
+    """POSTs the batch, records each attempt; returns how many it sent. Once ``stopping()``,
+    the rest are left as they were (pending, released with the claim)."""
     now = timezone.now()
-    requests = []
-    for delivery in batch:
+
+    def attempt(delivery: WebhookDelivery) -> Outcome | None:
+        if stopping():
+            return None
         body = event_body(delivery.event)
-        requests.append((body, signed_headers(endpoint, delivery.event_id, body, now)))
-    if len(batch) == 1:
-        outcomes = [post(client, endpoint.url, *requests[0])]
-    else:
-        with ThreadPoolExecutor(max_workers=len(batch)) as pool:
-            outcomes = list(pool.map(lambda r: post(client, endpoint.url, *r), requests))
+        return post(
+            client, endpoint.url, body, signed_headers(endpoint, delivery.event_id, body, now)
+        )
+
+    results = list(pool.map(attempt, batch))
+    sent = [(d, o) for d, o in zip(batch, results, strict=True) if o is not None]
+    if not sent:
+        return 0
     done = timezone.now()
     gone = False
-    for delivery, outcome in zip(batch, outcomes, strict=True):
+    delivered: list[int] = []
+    failed: list[WebhookDelivery] = []
+    for delivery, outcome in sent:
         delivery.attempts += 1
         delivery.last_attempt_at = done
         if outcome.ok:
             delivery.status = DeliveryStatus.DELIVERED
             delivery.failures = 0
+            delivered.append(delivery.pk)
+            continue
+        delivery.failures += 1
+        wait = next_delay(delivery.failures)
+        if wait is None:
+            delivery.status = DeliveryStatus.FAILED
         else:
-            delivery.failures += 1
-            wait = next_delay(delivery.failures)
-            if wait is None:
-                delivery.status = DeliveryStatus.FAILED
-            else:
-                delivery.next_attempt_at = done + wait
-            gone = gone or outcome.status_code == 410
-    WebhookDelivery.objects.bulk_update(
-        batch, ["status", "attempts", "failures", "next_attempt_at", "last_attempt_at"]
+            delivery.next_attempt_at = done + wait
+        gone = gone or outcome.status_code == 410
+        failed.append(delivery)
+    # Successes, the usual case, in one statement; each failure has its own retry time.
+    WebhookDelivery.objects.filter(pk__in=delivered).update(
+        status=DeliveryStatus.DELIVERED,
+        attempts=F("attempts") + 1,
+        failures=0,
+        last_attempt_at=done,
     )
+    if failed:
+        WebhookDelivery.objects.bulk_update(
+            failed, ["status", "attempts", "failures", "next_attempt_at", "last_attempt_at"]
+        )
     WebhookAttempt.objects.bulk_create(
         [
             WebhookAttempt(
@@ -204,13 +232,14 @@ def _send(endpoint: WebhookEndpoint, batch: list[WebhookDelivery], client: httpx
                 ok=outcome.ok,
                 outcome=outcome.kind,
             )
-            for delivery, outcome in zip(batch, outcomes, strict=True)
+            for delivery, outcome in sent
         ]
     )
     if gone:
         endpoint_disable(endpoint_id=endpoint.pk, reason="The endpoint answered 410 Gone.")
-    elif not any(o.ok for o in outcomes):
+    elif not any(o.ok for _, o in sent):
         _disable_if_failing(endpoint, done)
+    return len(sent)
 
 
 def _disable_if_failing(endpoint: WebhookEndpoint, now: datetime) -> None:

@@ -65,7 +65,9 @@ class WebhookEvent(models.Model):
     type = models.CharField(max_length=32)
     object = models.CharField(max_length=16)
     object_id = models.UUIDField()
-    data = models.TextField()  # JSON text, embedded in the body as it is
+    # JSON text, embedded in the body as it is; null only inside the recording transaction,
+    # until the write renders it (webhooks/services.py, events_render).
+    data = models.TextField(null=True)  # noqa: DJ001 - null: not rendered yet, not ""
     created_at = models.DateTimeField()
     # The transaction that recorded it: a second change of the object in the same transaction
     # updates this event instead of adding one (webhooks/services.py).

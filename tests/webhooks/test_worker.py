@@ -13,6 +13,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -48,8 +49,8 @@ def worker(*args: str) -> Iterator[subprocess.Popen]:
         )
         try:
             deadline = time.monotonic() + 30
-            while b"webhook worker started" not in open(log.name, "rb").read():
-                assert process.poll() is None, open(log.name, "rb").read().decode()[-3000:]
+            while b"webhook worker started" not in Path(log.name).read_bytes():
+                assert process.poll() is None, Path(log.name).read_bytes().decode()[-3000:]
                 assert time.monotonic() < deadline, "the worker did not start"
                 time.sleep(0.1)
             process.log = log.name  # type: ignore[attr-defined]
