@@ -9,9 +9,10 @@ import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from django.db.models import Expression, F, OuterRef, Subquery
+from django.db.models import Expression, F, OuterRef, QuerySet
 
-from core.export import JSONObjectOf
+from core.dbfunctions import RFC3339
+from core.export import Instant, JSONObjectOf
 from core.shapes import Shape
 from webhooks.services import (
     Change,
@@ -29,23 +30,26 @@ Owner = tuple[uuid.UUID, uuid.UUID]  # (tenant_id, id)
 
 
 def _json(shape: Shape, columns: dict[str, Expression]) -> JSONObjectOf:
-    """The shape's object as JSON text, from the columns the API's reads render it with."""
+    """The shape's object as JSON text, from the columns the API's reads render it with
+    (instants through the export's cheaper rendering of the same text)."""
     members = []
     for field in shape.fields:
         if field.only_with is not None:
             continue
         if field.json_text:
             members.append((field.name, F(field.source), True))
+        elif field.column is RFC3339:
+            members.append((field.name, Instant(field.source), False))
         else:
             members.append((field.name, columns[f"w_{field.name}"], False))
     return JSONObjectOf(F("id"), members)
 
 
-def _payload(model, build: Callable[[], JSONObjectOf]) -> Callable[[], Expression]:
-    def payload() -> Expression:
-        return Subquery(model.unscoped.filter(id=OuterRef("object_id")).values(j=build())[:1])
+def _payload(model, build: Callable[[], JSONObjectOf]) -> Callable[[QuerySet], QuerySet]:
+    def render(ids: QuerySet) -> QuerySet:
+        return model.unscoped.filter(id__in=ids).values(w_key=F("id"), w_json=build())
 
-    return payload
+    return render
 
 
 PAYLOADS = {

@@ -26,7 +26,7 @@ import orjson
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Expression
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from core.formats import rfc3339
@@ -218,6 +218,9 @@ def events_record(*, object: str, changes: Sequence[Change]) -> None:
     txn = _txn()
     now = timezone.now()
     last = {c.object_id: c for c in changes if c.tenant_id in by_tenant}  # the last one wins
+    if connection.vendor == "postgresql" and all(c.action != "deleted" for c in last.values()):
+        _record_in_bulk(object, txn, now, list(last.values()))
+        return
     earlier: dict[uuid.UUID, WebhookEvent] = {}
     ids = list(last)
     for start in range(0, len(ids), CHUNK):
@@ -281,6 +284,51 @@ def events_record(*, object: str, changes: Sequence[Change]) -> None:
     queue.wake({endpoint_id for endpoint_id, _ in owed})
 
 
+_STAGED = ("id", "tenant_id", "type", "object", "object_id", "data", "created_at", "txn")
+
+
+def _record_in_bulk(object: str, txn: int, now: datetime, changes: list[Change]) -> None:
+    """PostgreSQL, creations and changes (an import's batches): the events COPY'd into a
+    staging table, then one statement that records them, a second change of an object in this
+    transaction updating its event (``created`` stays ``created``, after a deletion it is
+    ``updated``), and owes each new event to the enabled endpoints that want it."""
+    created, updated, deleted = (f"{object}.{a}" for a in ACTIONS)
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        raw.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS webhook_staging (id uuid, tenant_id uuid, type text,"
+            " object text, object_id uuid, data text, created_at timestamptz, txn bigint)"
+            " ON COMMIT DROP"
+        )
+        raw.execute("TRUNCATE webhook_staging")
+        with raw.copy(f"COPY webhook_staging ({', '.join(_STAGED)}) FROM STDIN") as copy:
+            for c in changes:
+                copy.write_row(
+                    (uuid.uuid4(), c.tenant_id, f"{object}.{c.action}", object, c.object_id,
+                     c.data, now, txn)
+                )  # fmt: skip
+        columns = ", ".join(_STAGED)
+        raw.execute(
+            f"WITH recorded AS (INSERT INTO {WebhookEvent._meta.db_table} AS ev ({columns})"  # noqa: S608 - our names
+            f" SELECT {columns} FROM webhook_staging"
+            " ON CONFLICT (txn, object, object_id) DO UPDATE SET data = EXCLUDED.data,"
+            " type = CASE WHEN ev.type = %(created)s THEN ev.type"
+            " WHEN ev.type = %(deleted)s THEN %(updated)s ELSE EXCLUDED.type END"
+            " RETURNING ev.id, ev.tenant_id, ev.type, (ev.xmax = 0) AS fresh),"  # xmax 0: new
+            f" owed AS (INSERT INTO {WebhookDelivery._meta.db_table}"
+            " (endpoint_id, event_id, status, attempts, failures, next_attempt_at, created_at)"
+            " SELECT e.id, r.id, 'pending', 0, 0, %(now)s, %(now)s FROM recorded r"
+            f" JOIN {WebhookEndpoint._meta.db_table} e ON e.tenant_id = r.tenant_id"
+            " AND e.enabled AND (e.event_types = '[]'::jsonb OR e.event_types ? r.type)"
+            " WHERE r.fresh RETURNING endpoint_id)"
+            " SELECT DISTINCT endpoint_id FROM owed",
+            {"created": created, "updated": updated, "deleted": deleted, "now": now},
+        )
+        owed = [row[0] for row in raw.fetchall()]
+    connection._webhook_unrendered = True
+    queue.wake(owed)
+
+
 _ARRAY_TYPES = {"id": "uuid", "tenant_id": "uuid", "object_id": "uuid", "endpoint_id": "uuid",
                 "event_id": "uuid", "created_at": "timestamptz", "next_attempt_at": "timestamptz",
                 "txn": "bigint", "attempts": "int", "failures": "int"}  # fmt: skip
@@ -315,29 +363,39 @@ def events_refresh(*, object: str, object_ids: Iterable[uuid.UUID]) -> None:
     if not ids or not WebhookEndpoint.unscoped.exists():
         return
     txn = _txn()
-    for start in range(0, len(ids), CHUNK):
-        if (
-            WebhookEvent.unscoped.filter(
-                txn=txn, object=object, object_id__in=ids[start : start + CHUNK]
-            )
-            .exclude(type=f"{object}.deleted")
-            .update(data=None)
-        ):
+    rendered = WebhookEvent.unscoped.filter(txn=txn, object=object, data__isnull=False).exclude(
+        type=f"{object}.deleted"
+    )
+    step = 10_000 if connection.vendor == "postgresql" else CHUNK  # any_of: one array parameter
+    for start in range(0, len(ids), step):
+        if rendered.filter(object_id__any_of=ids[start : start + step]).update(data=None):
             connection._webhook_unrendered = True
 
 
-def events_render(*, payloads: dict[str, Callable[[], Expression]]) -> None:
+Rendering = Callable[[QuerySet], QuerySet]
+
+
+def events_render(*, payloads: dict[str, Rendering]) -> None:
     """Renders the payloads of the events this transaction recorded (or refreshed) since the
     last call, from the objects as they now are: the domain's writes call this as they end.
-    ``payloads``: by kind, an expression of the object's JSON text for ``OuterRef("object_id")``
-    (the API's shape, rendered by the database). An event whose object is gone meanwhile is
-    dropped (its deletion, recorded, tells)."""
+    ``payloads``: by kind, ``render(ids)`` -> a queryset of the objects whose id is in the
+    subquery ``ids``, with their id as ``w_key`` and their JSON text as ``w_json`` (the API's
+    shape, rendered by the database). An event whose object is gone meanwhile is dropped (its
+    deletion, recorded, tells)."""
     if not getattr(connection, "_webhook_unrendered", False):
         return
     txn = _txn()
-    for object, payload in payloads.items():
+    table = WebhookEvent._meta.db_table
+    for object, render in payloads.items():
         pending = WebhookEvent.unscoped.filter(txn=txn, object=object, data__isnull=True)
-        pending.update(data=payload())
+        sql, params = render(pending.values("object_id")).query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET data = x.w_json FROM ({sql}) x"  # noqa: S608 - our names
+                f" WHERE {table}.txn = %s AND {table}.object = %s AND {table}.data IS NULL"
+                f" AND {table}.object_id = x.w_key",
+                [*params, txn, object],
+            )
         pending.delete()
     connection._webhook_unrendered = False
 

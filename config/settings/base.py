@@ -205,6 +205,9 @@ LOGGING = {
         # log each with its traceback.
         # (A handler is needed: with none, Python's last-resort handler prints it anyway.)
         "django.security.DisallowedHost": {"handlers": ["null"], "propagate": False},
+        # The webhook queue says at every process start that it registered its tasks; its
+        # per-job lines are for debugging (the attempts table keeps every delivery).
+        "procrastinate": {"level": env_str("PROCRASTINATE_LOG_LEVEL", "WARNING")},
     },
 }
 

@@ -279,3 +279,55 @@ def test_metrics_count_deliveries_by_outcome_and_the_oldest_owed(subscribe, rece
     text = client.get("/metrics").content.decode()
     assert 'webhook_deliveries{status="delivered"} 1.0' in text
     assert "\nwebhook_oldest_undelivered_seconds 0.0" in text
+
+
+def test_an_endpoint_failing_for_the_whole_window_is_disabled(subscribe, receiver, settings):
+    settings.WEBHOOK_DISABLE_AFTER_HOURS = 2
+    acme = TenantFactory()
+    endpoint, _ = subscribe(acme, types=["scenario.created"])
+    ScenarioFactory(tenant=acme)
+    receiver.answer = lambda _: (500, b"", 0.0)
+    drain(endpoint.pk)
+    endpoint.refresh_from_db()
+    assert endpoint.enabled, "failing for a moment is not failing for the window"
+    # Its first failure now lies at the window's start: every attempt since then failed.
+    WebhookAttempt.objects.update(at=timezone.now() - timedelta(hours=2, minutes=-5))
+    _due_now()
+    drain(endpoint.pk)
+    endpoint.refresh_from_db()
+    assert not endpoint.enabled and "2 hours" in endpoint.disabled_reason
+    assert WebhookDelivery.objects.get().status == "failed"
+
+
+def test_one_success_in_the_window_keeps_it_enabled(subscribe, receiver, settings):
+    settings.WEBHOOK_DISABLE_AFTER_HOURS = 2
+    acme = TenantFactory()
+    endpoint, _ = subscribe(acme, types=["scenario.created"])
+    ScenarioFactory(tenant=acme)
+    drain(endpoint.pk)  # a success
+    ScenarioFactory(tenant=acme)
+    receiver.answer = lambda _: (500, b"", 0.0)
+    WebhookAttempt.objects.update(at=timezone.now() - timedelta(hours=1, minutes=55))
+    drain(endpoint.pk)
+    endpoint.refresh_from_db()
+    assert endpoint.enabled
+
+
+def test_prune_forgets_what_is_older_than_the_retention_but_what_is_still_owed(
+    subscribe, receiver, settings
+):
+    settings.WEBHOOK_RETENTION_DAYS = 30
+    acme = TenantFactory()
+    endpoint, _ = subscribe(acme, types=["scenario.created"])
+    ScenarioFactory(tenant=acme)
+    ScenarioFactory(tenant=acme)
+    drain(endpoint.pk)
+    ScenarioFactory(tenant=acme)  # still owed
+    old = timezone.now() - timedelta(days=31)
+    WebhookEvent.unscoped.update(created_at=old)
+    WebhookAttempt.objects.update(at=old)
+    out = io.StringIO()
+    call_command("prune_webhooks", stdout=out)
+    assert out.getvalue().startswith("pruned 2 event(s), 2 deliveries and 2 attempt(s)")
+    assert WebhookEvent.unscoped.count() == 1
+    assert WebhookDelivery.objects.get().status == "pending"
