@@ -680,6 +680,12 @@ def main() -> None:
     parser.add_argument("--wrk-seconds", type=int, help="seconds per wrk run")
     parser.add_argument("--write", action="store_true", help="append to bench/RESULTS.md")
     parser.add_argument("--explain", action="store_true", help="with --write: add query plans")
+    parser.add_argument(
+        "--webhooks",
+        action="store_true",
+        help="also the webhooks' figures (bench/webhooks.py: import with and without an "
+        "endpoint, delivery rate against a bare httpx loop, commit to first POST)",
+    )
     args = parser.parse_args()
     sessions, tenants = SIZES[args.size]
     sessions = args.sessions or sessions
@@ -689,6 +695,12 @@ def main() -> None:
     results = run(sessions, tenants, rounds, 50 if smoke else args.depth, wrk_seconds)
     command = "python bench/run.py " + " ".join(sys.argv[1:])
     text = report(results, command)
+    if args.webhooks:
+        webhooks = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "webhooks.py"), "--size", args.size],
+            check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        text += "\nWebhooks (bench/webhooks.py):\n\n" + webhooks.stdout
     print(text)
     printable = {k: v for k, v in results.items() if k != "explain"}
     print(json.dumps(printable, indent=2, default=str), file=sys.stderr)

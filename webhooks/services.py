@@ -27,6 +27,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from core.formats import rfc3339
@@ -215,12 +216,12 @@ def events_record(*, object: str, changes: Sequence[Change]) -> None:
     by_tenant: dict[uuid.UUID, list[WebhookEndpoint]] = defaultdict(list)
     for endpoint in endpoints:
         by_tenant[endpoint.tenant_id].append(endpoint)
-    txn = _txn()
-    now = timezone.now()
     last = {c.object_id: c for c in changes if c.tenant_id in by_tenant}  # the last one wins
     if connection.vendor == "postgresql" and all(c.action != "deleted" for c in last.values()):
-        _record_in_bulk(object, txn, now, list(last.values()))
+        _pend(object, list(last.values()))
         return
+    txn = _txn()
+    now = timezone.now()
     earlier: dict[uuid.UUID, WebhookEvent] = {}
     ids = list(last)
     for start in range(0, len(ids), CHUNK):
@@ -228,12 +229,14 @@ def events_record(*, object: str, changes: Sequence[Change]) -> None:
             txn=txn, object=object, object_id__in=ids[start : start + CHUNK]
         ).only("id", "type", "object_id"):
             earlier[event.object_id] = event
+    pending = _unpend(object, ids)
     new: list[WebhookEvent] = []
     rewritten: list[WebhookEvent] = []
     cancelled: list[uuid.UUID] = []
     for object_id, change in last.items():
         before = earlier.get(object_id)
-        action = _final(before.type.split(".")[1] if before else None, change.action)
+        told = before.type.split(".")[1] if before else pending.get(object_id)
+        action = _final(told, change.action)
         if action is None:
             if before is not None:
                 cancelled.append(before.id)
@@ -284,49 +287,80 @@ def events_record(*, object: str, changes: Sequence[Change]) -> None:
     queue.wake({endpoint_id for endpoint_id, _ in owed})
 
 
-_STAGED = ("id", "tenant_id", "type", "object", "object_id", "data", "created_at", "txn")
+# PostgreSQL: the creations and changes a transaction tells wait here, unrendered, until its
+# write ends (``events_render``), which records each object's event once, rendered in its final
+# state, with its deliveries: an import's batches only append to this table, without indexes.
+_PENDING = (
+    "CREATE TEMP TABLE IF NOT EXISTS webhook_pending (object text, tenant_id uuid,"
+    " object_id uuid, action text) ON COMMIT DROP"
+)
 
 
-def _record_in_bulk(object: str, txn: int, now: datetime, changes: list[Change]) -> None:
-    """PostgreSQL, creations and changes (an import's batches): the events COPY'd into a
-    staging table, then one statement that records them, a second change of an object in this
-    transaction updating its event (``created`` stays ``created``, after a deletion it is
-    ``updated``), and owes each new event to the enabled endpoints that want it."""
-    created, updated, deleted = (f"{object}.{a}" for a in ACTIONS)
+def _pend(object: str, changes: list[Change]) -> None:
     with connection.cursor() as cursor:
         raw = cursor.cursor
-        raw.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS webhook_staging (id uuid, tenant_id uuid, type text,"
-            " object text, object_id uuid, data text, created_at timestamptz, txn bigint)"
-            " ON COMMIT DROP"
-        )
-        raw.execute("TRUNCATE webhook_staging")
-        with raw.copy(f"COPY webhook_staging ({', '.join(_STAGED)}) FROM STDIN") as copy:
+        raw.execute(_PENDING)
+        with raw.copy(
+            "COPY webhook_pending (object, tenant_id, object_id, action) FROM STDIN"
+        ) as copy:
             for c in changes:
-                copy.write_row(
-                    (uuid.uuid4(), c.tenant_id, f"{object}.{c.action}", object, c.object_id,
-                     c.data, now, txn)
-                )  # fmt: skip
-        columns = ", ".join(_STAGED)
-        raw.execute(
-            f"WITH recorded AS (INSERT INTO {WebhookEvent._meta.db_table} AS ev ({columns})"  # noqa: S608 - our names
-            f" SELECT {columns} FROM webhook_staging"
-            " ON CONFLICT (txn, object, object_id) DO UPDATE SET data = EXCLUDED.data,"
-            " type = CASE WHEN ev.type = %(created)s THEN ev.type"
-            " WHEN ev.type = %(deleted)s THEN %(updated)s ELSE EXCLUDED.type END"
-            " RETURNING ev.id, ev.tenant_id, ev.type, (ev.xmax = 0) AS fresh),"  # xmax 0: new
-            f" owed AS (INSERT INTO {WebhookDelivery._meta.db_table}"
-            " (endpoint_id, event_id, status, attempts, failures, next_attempt_at, created_at)"
-            " SELECT e.id, r.id, 'pending', 0, 0, %(now)s, %(now)s FROM recorded r"
-            f" JOIN {WebhookEndpoint._meta.db_table} e ON e.tenant_id = r.tenant_id"
-            " AND e.enabled AND (e.event_types = '[]'::jsonb OR e.event_types ? r.type)"
-            " WHERE r.fresh RETURNING endpoint_id)"
-            " SELECT DISTINCT endpoint_id FROM owed",
-            {"created": created, "updated": updated, "deleted": deleted, "now": now},
-        )
-        owed = [row[0] for row in raw.fetchall()]
+                copy.write_row((object, c.tenant_id, c.object_id, c.action))
     connection._webhook_unrendered = True
-    queue.wake(owed)
+
+
+def _unpend(object: str, ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """These objects' pending creations and changes, taken back (a deletion follows them): by
+    id, ``created`` if one was a creation, else ``updated``."""
+    if connection.vendor != "postgresql" or not getattr(connection, "_webhook_unrendered", False):
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(_PENDING)
+        cursor.execute(
+            "DELETE FROM webhook_pending WHERE object = %s AND object_id = ANY(%s)"
+            " RETURNING object_id, action",
+            [object, ids],
+        )
+        found: dict[uuid.UUID, str] = {}
+        for object_id, action in cursor.fetchall():
+            if found.get(object_id) != "created":
+                found[object_id] = action
+    return found
+
+
+def _record_pending(object: str, render: QuerySet, txn: int, now: datetime) -> list[uuid.UUID]:
+    """PostgreSQL: the pending changes of one kind recorded as events, each object once and
+    rendered by ``render`` (its ``w_key`` and ``w_json``), in one statement that also owes each
+    new event to the enabled endpoints wanting it; a second change of an object this transaction
+    told already updates its event (``created`` stays ``created``; after a deletion, it is
+    ``updated``). Returns the endpoints owed something."""
+    created, updated, deleted = (f"{object}.{a}" for a in ACTIONS)
+    sql, params = render.query.sql_with_params()
+    table, owed_table = WebhookEvent._meta.db_table, WebhookDelivery._meta.db_table
+    with connection.cursor() as cursor:
+        # Table names and the render's SQL are ours; every value is a parameter.
+        cursor.execute(
+            "WITH pending AS (SELECT object_id, tenant_id, bool_or(action = 'created') AS created"  # noqa: S608
+            "  FROM webhook_pending WHERE object = %s GROUP BY object_id, tenant_id),"
+            f" recorded AS (INSERT INTO {table} AS ev"
+            "  (id, tenant_id, type, object, object_id, data, created_at, txn)"
+            "  SELECT gen_random_uuid(), p.tenant_id,"
+            "   CASE WHEN p.created THEN %s ELSE %s END, %s, p.object_id, x.w_json, %s, %s"
+            f"  FROM pending p JOIN ({sql}) x ON x.w_key = p.object_id"
+            "  ON CONFLICT (txn, object, object_id) DO UPDATE SET data = EXCLUDED.data,"
+            "   type = CASE WHEN ev.type = %s THEN ev.type WHEN ev.type = %s THEN %s"
+            "   ELSE EXCLUDED.type END"
+            "  RETURNING ev.id, ev.tenant_id, ev.type, (ev.xmax = 0) AS fresh),"  # xmax 0: new
+            f" owed AS (INSERT INTO {owed_table}"
+            "  (endpoint_id, event_id, status, attempts, failures, next_attempt_at, created_at)"
+            "  SELECT e.id, r.id, 'pending', 0, 0, %s, %s FROM recorded r"
+            f"  JOIN {WebhookEndpoint._meta.db_table} e ON e.tenant_id = r.tenant_id"
+            "  AND e.enabled AND (e.event_types = '[]'::jsonb OR e.event_types ? r.type)"
+            "  WHERE r.fresh RETURNING endpoint_id)"
+            " SELECT DISTINCT endpoint_id FROM owed",
+            [object, created, updated, object, now, txn, *params,
+             created, deleted, updated, now, now],
+        )  # fmt: skip
+        return [row[0] for row in cursor.fetchall()]
 
 
 _ARRAY_TYPES = {"id": "uuid", "tenant_id": "uuid", "object_id": "uuid", "endpoint_id": "uuid",
@@ -366,6 +400,13 @@ def events_refresh(*, object: str, object_ids: Iterable[uuid.UUID]) -> None:
     rendered = WebhookEvent.unscoped.filter(txn=txn, object=object, data__isnull=False).exclude(
         type=f"{object}.deleted"
     )
+    if connection.vendor == "postgresql":
+        # Only events a write of this transaction has rendered already: what is pending is
+        # rendered when the write ends anyway.
+        told = list(rendered.filter(object_id__any_of=ids).values_list("tenant_id", "object_id"))
+        if told:
+            _pend(object, [Change(t, i, "updated") for t, i in told])
+        return
     step = 10_000 if connection.vendor == "postgresql" else CHUNK  # any_of: one array parameter
     for start in range(0, len(ids), step):
         if rendered.filter(object_id__any_of=ids[start : start + step]).update(data=None):
@@ -385,6 +426,18 @@ def events_render(*, payloads: dict[str, Rendering]) -> None:
     if not getattr(connection, "_webhook_unrendered", False):
         return
     txn = _txn()
+    if connection.vendor == "postgresql":
+        now, owed = timezone.now(), set()
+        with connection.cursor() as cursor:
+            cursor.execute(_PENDING)
+        for object, render in payloads.items():
+            ids = RawSQL("SELECT object_id FROM webhook_pending WHERE object = %s", [object])
+            owed.update(_record_pending(object, render(ids), txn, now))
+        with connection.cursor() as cursor:
+            cursor.execute("TRUNCATE webhook_pending")
+        connection._webhook_unrendered = False
+        queue.wake(owed)
+        return
     table = WebhookEvent._meta.db_table
     for object, render in payloads.items():
         pending = WebhookEvent.unscoped.filter(txn=txn, object=object, data__isnull=True)
