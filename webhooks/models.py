@@ -61,7 +61,8 @@ class WebhookEvent(models.Model):
     ``webhook-id`` of every delivery of it, retries and replays included."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    # Indexed by whevent_tenant_time_idx, which it leads.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
     type = models.CharField(max_length=32)
     object = models.CharField(max_length=16)
     object_id = models.UUIDField()
@@ -85,8 +86,9 @@ class WebhookEvent(models.Model):
             ),
         ]
         indexes = [
+            # Re-sends since a time. Pruning, daily, reads the table whole: an index more would
+            # be written by every import for it.
             models.Index(fields=["tenant", "created_at"], name="whevent_tenant_time_idx"),
-            models.Index(fields=["created_at"], name="whevent_time_idx"),
         ]
 
     def __str__(self) -> str:
@@ -106,7 +108,10 @@ class WebhookDelivery(models.Model):
     Status = DeliveryStatus
 
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="+")
-    event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="+")
+    # Indexed by whdelivery_uniq, which it leads.
+    event = models.ForeignKey(
+        WebhookEvent, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     status = models.CharField(
         max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
     )
@@ -120,7 +125,9 @@ class WebhookDelivery(models.Model):
     class Meta:
         verbose_name_plural = "webhook deliveries"
         constraints = [
-            models.UniqueConstraint(fields=["endpoint", "event"], name="whdelivery_uniq"),
+            # Led by the event: also what finds an event's deliveries (its admin page, the
+            # cascade when it is pruned), with no index more for every import to write.
+            models.UniqueConstraint(fields=["event", "endpoint"], name="whdelivery_uniq"),
             models.CheckConstraint(
                 condition=Q(status__in=DeliveryStatus.values), name="whdelivery_status_valid"
             ),
@@ -132,13 +139,6 @@ class WebhookDelivery(models.Model):
             models.Index(
                 fields=["endpoint", "next_attempt_at", "id"],
                 name="whdelivery_due_idx",
-                condition=Q(status="pending"),
-            ),
-            models.Index(fields=["event"], name="whdelivery_event_idx"),
-            # /metrics: the oldest event still owed.
-            models.Index(
-                fields=["created_at"],
-                name="whdelivery_pending_age_idx",
                 condition=Q(status="pending"),
             ),
         ]
@@ -160,8 +160,13 @@ class WebhookAttempt(models.Model):
 
     Outcome = AttemptOutcome
 
-    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="+")
-    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="+")
+    # Both indexed by the indexes below, which they lead.
+    delivery = models.ForeignKey(
+        WebhookDelivery, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     at = models.DateTimeField()
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField()
