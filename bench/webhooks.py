@@ -263,6 +263,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--backlog", type=int, default=20_000)
     parser.add_argument("--latency-rounds", type=int, default=15)
+    parser.add_argument("--only-import", action="store_true", help="the import figure alone")
     parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", "8899")))
     args = parser.parse_args()
     jsonl = dataset(*SIZES[args.size])
@@ -284,6 +285,9 @@ def main() -> None:
                     env, database_url = env_, db
         none, one = statistics.median(times["none"]), statistics.median(times["one"])
         owed = count(database_url, "SELECT count(*) FROM webhooks_webhookdelivery")
+        if args.only_import:
+            print(f"import: none {times['none']}, one {times['one']}: {one / none:.2f}×")
+            return
         rate = delivery_rate(env, database_url, min(args.backlog, owed), url)
         log(f"delivery: {rate}")
         wait = latency(env, jsonl, args.latency_rounds)
