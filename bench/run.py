@@ -683,7 +683,7 @@ def main() -> None:
     parser.add_argument(
         "--webhooks",
         action="store_true",
-        help="also the webhooks' figures (bench/webhooks.py: import with and without an "
+        help="also the webhooks' figures (bench/webhook_figures.py: import with and without an "
         "endpoint, delivery rate against a bare httpx loop, commit to first POST)",
     )
     args = parser.parse_args()
@@ -697,10 +697,10 @@ def main() -> None:
     text = report(results, command)
     if args.webhooks:
         webhooks = subprocess.run(
-            [sys.executable, str(ROOT / "bench" / "webhooks.py"), "--size", args.size],
+            [sys.executable, str(ROOT / "bench" / "webhook_figures.py"), "--size", args.size],
             check=True, capture_output=True, text=True,
         )  # fmt: skip
-        text += "\nWebhooks (bench/webhooks.py):\n\n" + webhooks.stdout
+        text += "\nWebhooks (bench/webhook_figures.py):\n\n" + webhooks.stdout
     print(text)
     printable = {k: v for k, v in results.items() if k != "explain"}
     print(json.dumps(printable, indent=2, default=str), file=sys.stderr)

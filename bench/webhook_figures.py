@@ -1,6 +1,7 @@
-"""Webhooks, side by side in one run (issue #23), on PostgreSQL with production settings:
+"""Webhooks, side by side in one run (issue #23), on PostgreSQL with production settings (named
+apart from the webhooks package, which a script in bench/ would otherwise shadow):
 
-    python bench/webhooks.py --size 100k [--rounds 3] [--backlog 20000]
+    python bench/webhook_figures.py --size 100k [--rounds 3] [--backlog 20000]
 
 1. import: the same file into a fresh database with one endpoint subscribed (every type, the
    largest tenant: 60% of the sessions) and with none, alternating; the ratio of the medians.
