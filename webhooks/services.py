@@ -1,13 +1,14 @@
 """Every write of webhooks: endpoints (admin and commands), the outbox (``events_record``, called by
 the domain's services in their own transactions), re-sends and pruning.
 
-The outbox: a write that changes sessions, scorecards, scenarios or users hands its changes here,
-each with the object's payload already rendered from the API's shape, before it commits. An event
-is recorded once per object per transaction: a later change of the same object in the same
-transaction (a session created, then scored by its scorecard's line) rewrites that event with the
-newer payload and keeps it ``created``; created and deleted in one transaction, it was never seen
-and nothing is told. Events are recorded only for tenants that have an endpoint wanting the type
-(a disabled one included, so that a re-enabled endpoint can be re-sent what it missed), and each
+The outbox: a write that creates, changes or deletes sessions, scorecards, scenarios or users
+hands its changes here, and as it ends (``events_render``) the payloads are rendered by the
+database from the API's own shapes, as the objects then are. An event is recorded once per
+object per transaction, in its final state: a later change of the same object in the same
+transaction (a session created, then scored by its scorecard's line) leaves one ``created``
+event showing the scorecard; created and deleted in one transaction, it was never seen and
+nothing is told. Events are recorded only for tenants that have an endpoint wanting the type (a
+disabled one included, so that a re-enabled endpoint can be re-sent what it missed), and each
 enabled endpoint wanting it gets a pending delivery, in the same transaction; the worker is woken
 when it commits (webhooks/queue.py).
 """
