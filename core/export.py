@@ -312,16 +312,30 @@ def _object_cell(value: Any, kind: str) -> str:
 
 def _embedded(field: WireField) -> JSONObjectOf:
     """An ``embedded`` field's object, as the JSON answer renders it, in the row's query."""
+    return json_object(field.embed, prefix=f"{field.source}__")
+
+
+def json_object(
+    shape: Shape, *, prefix: str = "", computed: Mapping[str, Expression] | None = None
+) -> JSONObjectOf:
+    """The shape's object as JSON text in the row's query, as the JSON answer renders it (the
+    fields only asked for with ``include`` left out): an embedded one's columns are under
+    ``prefix``, and it is null when that row is. ``computed``: a computed field's expression by
+    name (a webhook's user and its ``last_session_at``)."""
     members = []
-    for inner in field.embed.fields:
-        path = f"{field.source}__{inner.source}"
+    for inner in shape.fields:
+        if inner.only_with is not None:
+            continue
+        path = f"{prefix}{inner.source}"
         if inner.json_text:
             members.append((inner.name, F(path), True))
+        elif inner.column is COMPUTED and computed and inner.name in computed:
+            members.append((inner.name, computed[inner.name], False))
         elif inner.column is None or inner.column is COMPUTED:
-            raise TypeError(f"{field.name}.{inner.name}: no column to embed")
+            raise TypeError(f"{shape.name}.{inner.name}: no column to render")
         else:
             members.append((inner.name, _column(inner, path), False))
-    return JSONObjectOf(F(f"{field.source}__id"), members)
+    return JSONObjectOf(F(f"{prefix}id"), members)
 
 
 # -- the answer --------------------------------------------------------------------------------

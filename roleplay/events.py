@@ -11,9 +11,7 @@ from datetime import datetime
 
 from django.db.models import Expression, F, OuterRef, QuerySet
 
-from core.dbfunctions import RFC3339
-from core.export import Instant, JSONObjectOf
-from core.shapes import Shape
+from core.export import json_object
 from webhooks.services import (
     Change,
     deletion_events_record,
@@ -29,23 +27,7 @@ from .shapes import SCENARIO, SCORECARD, SESSION, USER
 Owner = tuple[uuid.UUID, uuid.UUID]  # (tenant_id, id)
 
 
-def _json(shape: Shape, columns: dict[str, Expression]) -> JSONObjectOf:
-    """The shape's object as JSON text, from the columns the API's reads render it with
-    (instants through the export's cheaper rendering of the same text)."""
-    members = []
-    for field in shape.fields:
-        if field.only_with is not None:
-            continue
-        if field.json_text:
-            members.append((field.name, F(field.source), True))
-        elif field.column is RFC3339:
-            members.append((field.name, Instant(field.source), False))
-        else:
-            members.append((field.name, columns[f"w_{field.name}"], False))
-    return JSONObjectOf(F("id"), members)
-
-
-def _payload(model, build: Callable[[], JSONObjectOf]) -> Callable[[QuerySet], QuerySet]:
+def _payload(model, build: Callable[[], Expression]) -> Callable[[QuerySet], QuerySet]:
     def render(ids: QuerySet) -> QuerySet:
         return model.unscoped.filter(id__in=ids).values(w_key=F("id"), w_json=build())
 
@@ -53,11 +35,17 @@ def _payload(model, build: Callable[[], JSONObjectOf]) -> Callable[[QuerySet], Q
 
 
 PAYLOADS = {
-    "session": _payload(Session, lambda: _json(SESSION, SESSION.columns())),
-    "scorecard": _payload(Scorecard, lambda: _json(SCORECARD, SCORECARD.columns())),
-    "scenario": _payload(Scenario, lambda: _json(SCENARIO, SCENARIO.columns())),
+    "session": _payload(Session, lambda: json_object(SESSION)),
+    "scorecard": _payload(Scorecard, lambda: json_object(SCORECARD)),
+    "scenario": _payload(Scenario, lambda: json_object(SCENARIO)),
     # last_session_at: among the user's own tenant's sessions, as the API reads it.
-    "user": _payload(Rep, lambda: _json(USER, user_columns(OuterRef("tenant_id")))),
+    "user": _payload(
+        Rep,
+        lambda: json_object(
+            USER,
+            computed={"last_session_at": user_columns(OuterRef("tenant_id"))["w_last_session_at"]},
+        ),
+    ),
 }
 
 

@@ -266,6 +266,13 @@ def _schedule_next(endpoint_id: uuid.UUID) -> None:
             queue.wake_at(endpoint_id, due)
 
 
+def wake_due() -> None:
+    """A job for every endpoint with a delivery due: the PostgreSQL worker's sweep, at its
+    start (what a killed worker was sending is due again) and every minute."""
+    with transaction.atomic():
+        queue.wake(due_endpoints())
+
+
 def due_endpoints() -> list[uuid.UUID]:
     """Endpoints with a delivery due now (the SQLite worker's poll, the PostgreSQL worker's
     sweep after a restart)."""

@@ -263,29 +263,21 @@ def events_record(*, object: str, changes: Sequence[Change]) -> None:
         WebhookEvent.unscoped.filter(id__in=cancelled).delete()
     if rewritten:
         WebhookEvent.unscoped.bulk_update(rewritten, ["type", "data"], batch_size=CHUNK)
-    _insert(
-        WebhookEvent,
-        ["id", "tenant_id", "type", "object", "object_id", "data", "created_at", "txn"],
-        [
-            (e.id, e.tenant_id, e.type, e.object, e.object_id, e.data, e.created_at, e.txn)
-            for e in new
-        ],
-    )
+    # The rest of a transaction's changes wait in webhook_pending on PostgreSQL: these are a
+    # write's deletions there, and everything on SQLite.
+    WebhookEvent.unscoped.bulk_create(new, batch_size=500)
     owed = [
-        (endpoint.pk, event.id)
+        WebhookDelivery(
+            endpoint_id=endpoint.pk, event_id=event.id, next_attempt_at=now, created_at=now
+        )
         for event in new
         for endpoint in by_tenant[event.tenant_id]
         if endpoint.enabled and endpoint.wants(event.type)
     ]
-    _insert(
-        WebhookDelivery,
-        ["endpoint_id", "event_id", "status", "attempts", "failures", "next_attempt_at",
-         "created_at"],
-        [(endpoint_id, event_id, "pending", 0, 0, now, now) for endpoint_id, event_id in owed],
-    )  # fmt: skip
+    WebhookDelivery.objects.bulk_create(owed, batch_size=500)
     if any(c.data is None for c in last.values()):
         connection._webhook_unrendered = True
-    queue.wake({endpoint_id for endpoint_id, _ in owed})
+    queue.wake({delivery.endpoint_id for delivery in owed})
 
 
 # PostgreSQL: the creations and changes a transaction tells wait here, unrendered, until its
@@ -372,32 +364,6 @@ def _record_pending(object: str, render: QuerySet, txn: int, now: datetime) -> l
              created, deleted, updated, now, now],
         )  # fmt: skip
         return [row[0] for row in cursor.fetchall()]
-
-
-_ARRAY_TYPES = {"id": "uuid", "tenant_id": "uuid", "object_id": "uuid", "endpoint_id": "uuid",
-                "event_id": "uuid", "created_at": "timestamptz", "next_attempt_at": "timestamptz",
-                "txn": "bigint", "attempts": "int", "failures": "int"}  # fmt: skip
-
-
-def _insert(model, columns: list[str], rows: list[tuple]) -> None:
-    """Many rows in few statements: on PostgreSQL one INSERT of arrays (``unnest``) per 10,000
-    rows, without the ORM's work per object; elsewhere bulk_create."""
-    if not rows:
-        return
-    if connection.vendor != "postgresql":
-        model._base_manager.bulk_create(
-            [model(**dict(zip(columns, row, strict=True))) for row in rows], batch_size=500
-        )
-        return
-    arrays = ", ".join(f"%s::{_ARRAY_TYPES.get(c, 'text')}[]" for c in columns)
-    sql = (
-        f"INSERT INTO {model._meta.db_table} ({', '.join(columns)})"  # noqa: S608 - our names
-        f" SELECT * FROM unnest({arrays})"
-    )
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), 10_000):
-            chunk = rows[start : start + 10_000]
-            cursor.execute(sql, [list(values) for values in zip(*chunk, strict=True)])
 
 
 def events_refresh(*, object: str, object_ids: Iterable[uuid.UUID]) -> None:

@@ -3,10 +3,10 @@ which autodiscovers each installed app's ``tasks`` module. webhooks/queue.py def
 
 from __future__ import annotations
 
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections
 from procrastinate.contrib.django import app
 
-from . import delivery, queue
+from . import delivery
 
 QUEUE = "webhooks"
 
@@ -29,7 +29,6 @@ def sweep(timestamp: int) -> None:
     killed worker, or a retry whose job was not deferred, is delivered within a minute."""
     close_old_connections()
     try:
-        with transaction.atomic():
-            queue.wake(delivery.due_endpoints())
+        delivery.wake_due()
     finally:
         close_old_connections()

@@ -5,7 +5,7 @@ import signal
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections
 
 from webhooks import delivery, queue
 
@@ -16,8 +16,7 @@ def _sweep() -> None:
     """Jobs for whatever is due, before the first wait: deliveries a killed worker was sending
     when it died are due again now."""
     close_old_connections()
-    with transaction.atomic():
-        queue.wake(delivery.due_endpoints())
+    delivery.wake_due()
     close_old_connections()
 
 
