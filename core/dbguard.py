@@ -32,14 +32,22 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    connections,
+)
 from django.http import HttpRequest, HttpResponse
 
+from . import replicas
 from .breaker import CircuitBreaker
 from .errors import DatabaseUnavailable
 from .observability import DATABASE_BREAKER_OPEN
@@ -186,6 +194,10 @@ def _answered() -> None:
         logger.warning("database circuit breaker closed: the database answers again")
 
 
+def _is_primary(db) -> bool:
+    return getattr(db, "alias", DEFAULT_DB_ALIAS) == DEFAULT_DB_ALIAS
+
+
 def _discard(db) -> None:
     """A cut connection is closed now: its socket is shut down, and a call that returned just
     as it was cut must not be followed by another on it."""
@@ -193,7 +205,10 @@ def _discard(db) -> None:
         db.close()
     except Exception:  # closing a dead connection may complain; it is closed all the same
         logger.debug("closing a cut connection", exc_info=True)
-    _failed("a database call was cut at its deadline")
+    if _is_primary(db):
+        _failed("a database call was cut at its deadline")
+    else:  # the replica: its reads go to the primary until it answers again
+        replicas.failed(db.alias)
 
 
 def _cut_error() -> DatabaseCallCut:
@@ -225,23 +240,36 @@ def _deadline(execute, sql, params, many, context):
         if cut:
             _discard(db)
             raise _cut_error() from error
-        if isinstance(error, DatabaseError) and not isinstance(
-            error, OperationalError | InterfaceError
+        if not _is_primary(db) and isinstance(error, OperationalError | InterfaceError):
+            replicas.failed(db.alias)
+        elif (
+            isinstance(error, DatabaseError)
+            and not isinstance(error, OperationalError | InterfaceError)
+            and _is_primary(db)
         ):
             _answered()  # an error the server sent (a constraint, a syntax error): it answers
         raise
     if cut:
         _discard(db)
         raise _cut_error()
-    _answered()
+    if _is_primary(db):  # the breaker is the primary's
+        _answered()
     return result
 
 
-def guarded_connect(connect: Callable[[], None]) -> None:
+def guarded_connect(connect: Callable[[], None], alias: str = DEFAULT_DB_ALIAS) -> None:
     """Opens a connection for a request through the breaker (core.postgresql's backend calls
-    this): refused while it is open; a failure to connect counts against it."""
+    this): refused while it is open; a failure to connect counts against it. A replica's is
+    not the breaker's: a failure marks the replica down, and reads go to the primary."""
     if _request.get() is None:
         connect()
+        return
+    if alias != DEFAULT_DB_ALIAS:
+        try:
+            connect()
+        except OperationalError:
+            replicas.failed(alias)
+            raise
         return
     _admit()
     try:
@@ -286,7 +314,10 @@ def guarded() -> Iterator[None]:
         return
     token = _request.set(state)
     try:
-        with connection.execute_wrapper(_deadline):
+        with ExitStack() as wrappers:
+            wrappers.enter_context(connection.execute_wrapper(_deadline))
+            if replicas.configured():
+                wrappers.enter_context(connections[replicas.REPLICA].execute_wrapper(_deadline))
             yield
     finally:
         _request.reset(token)

@@ -43,13 +43,13 @@ from contextlib import contextmanager
 from typing import Any, Protocol
 
 import orjson
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connections, transaction
 from django.db.models import Expression, F, Func, TextField, Value
 from django.db.models.functions import NullIf
 from django.http import StreamingHttpResponse
 from rest_framework import serializers
 
-from . import dbguard
+from . import dbguard, replicas
 from .dbfunctions import RFC3339
 from .observability import DATABASE_ERRORS
 from .shapes import COMPUTED, Shape, WireField
@@ -375,7 +375,7 @@ def csv_response(
     if request.method == "HEAD":
         body: Iterator[bytes] = iter(())
     else:
-        body = _stream(table, include, first, fetch, keyset)
+        body = _stream(table, include, first, fetch, keyset, replicas.current())
     response = StreamingHttpResponse(body, content_type=CONTENT_TYPE)
     response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
     return response
@@ -391,6 +391,7 @@ def _stream(
     first: tuple[Sequence[Mapping[str, Any]], Any],
     fetch: Fetch,
     keyset: bool,
+    alias: str,
 ) -> Iterator[bytes]:
     yield table.header(include).encode()
     rows, after = first
@@ -408,7 +409,9 @@ def _stream(
         if after is None:
             return
         try:
-            with dbguard.guarded(), one_backend(keyset):
+            # On the database the request read its first page from (the middleware that chose
+            # it has returned by now).
+            with dbguard.guarded(), replicas.pinned(alias), one_backend(keyset):
                 rows, after = fetch(after, limit)
         except Exception as exc:
             if isinstance(exc, DatabaseError):
@@ -439,7 +442,10 @@ def one_backend(keyset: bool = True) -> Iterator[None]:
       position in particular, could make the same mistake. Planning a page costs a fraction
       of a millisecond.
 
-    Without ``keyset`` (a page that is not an index walk: an aggregate), only the first."""
+    Without ``keyset`` (a page that is not an index walk: an aggregate), only the first.
+    On the database the request reads from (core/replicas.py)."""
+    alias = replicas.current()
+    connection = connections[alias]
     if connection.vendor != "postgresql":
         yield
         return
@@ -450,7 +456,7 @@ def one_backend(keyset: bool = True) -> Iterator[None]:
             "enable_mergejoin": "off",
             "plan_cache_mode": "force_custom_plan",
         }
-    with transaction.atomic():
+    with transaction.atomic(using=alias):
         with connection.cursor() as cursor:
             # Names and values are this module's constants, never a request's.
             cursor.execute(

@@ -36,11 +36,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import DateTimeField, Expression, F, Func, QuerySet
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan
 from django.db.models.functions import Now
 
+from core import replicas
 from core.cursors import opaque_page
 
 # pg_advisory_xact_lock_shared(int4, int4): (b"SYNC" as an int, 1).
@@ -86,21 +87,28 @@ def change_stamp() -> datetime:
 def sync_horizon() -> datetime:
     """Changes stamped strictly before this instant are all committed and visible to the
     queries that follow (which must run after this returns, outside any older snapshot). The
-    caller's own transaction is left out: its own changes are visible to it."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+    caller's own transaction is left out: its own changes are visible to it.
+
+    Asked of the primary, whose lock table alone shows its writers. A request reading a
+    replica stays there only if the replica has replayed the primary's WAL past what it held
+    when the writers were read; else it reads the primary (core/replicas.py)."""
+    primary = connections[DEFAULT_DB_ALIAS]
+    if primary.vendor == "postgresql":
+        with primary.cursor() as cursor:
             cursor.execute("SELECT clock_timestamp()")
             now = cursor.fetchone()[0]
             cursor.execute(
-                "SELECT min(coalesce(a.xact_start, %s)) FROM pg_locks l "
+                "SELECT min(coalesce(a.xact_start, %s)), "
+                "(pg_current_wal_insert_lsn() - '0/0')::bigint FROM pg_locks l "
                 "LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
                 "WHERE l.locktype = 'advisory' AND l.classid = %s AND l.objid = %s "
                 "AND l.objsubid = 2 AND l.pid <> pg_backend_pid() "
                 "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
                 (_UNKNOWN_START, *SYNC_LOCK),
             )
-            oldest = cursor.fetchone()[0]
-            return now if oldest is None else min(now, oldest)
+            oldest, position = cursor.fetchone()
+        replicas.require_replayed(position)
+        return now if oldest is None else min(now, oldest)
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("UPDATE tenants_deletion SET id = id WHERE 0")

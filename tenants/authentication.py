@@ -51,9 +51,12 @@ _TENANT_FIELDS = [f.attname for f in Tenant._meta.concrete_fields]
 def _token_by_hash(token_hash: str) -> ApiToken | None:
     """The token with its tenant, in one query compiled once (this runs on every request)."""
     found = compiled.rows(
-        lambda v: ApiToken.objects.filter(token_hash=v["hash"]).values(
-            *_TOKEN_FIELDS, *(f"tenant__{name}" for name in _TENANT_FIELDS)
-        )[:1],
+        # The primary's: a replica may not have replayed a revocation yet (core/replicas.py).
+        lambda v: (
+            ApiToken.objects.using("default")
+            .filter(token_hash=v["hash"])
+            .values(*_TOKEN_FIELDS, *(f"tenant__{name}" for name in _TENANT_FIELDS))[:1]
+        ),
         {"hash": (ApiToken._meta.get_field("token_hash"), token_hash)},
     )
     if not found:

@@ -44,6 +44,8 @@ MIDDLEWARE = [
     "core.middleware.ApiEnvelopeMiddleware",
     # Inside the envelope: a database call cut at its deadline is answered 503 there.
     "core.dbguard.DatabaseDeadlineMiddleware",
+    # With a replica: which database this request reads (core/replicas.py).
+    "core.replicas.ReplicaMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves admin and docs assets (Swagger UI, Redoc) from the app itself: no CDN, no nginx.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -94,36 +96,72 @@ DATABASES = {
         conn_health_checks=env_bool("DATABASE_CONN_HEALTH_CHECKS", False),
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+# Behind a pooler in transaction mode (PgBouncer's pool_mode=transaction), each transaction may
+# run on another server connection: nothing may outlive one. "transaction" turns off what would
+# (prepared statements, server-side cursors, startup options); set the timeouts on the database
+# role instead (README, "Behind a pooler"; deploy/pgbouncer/). "none": a direct connection.
+DATABASE_POOL_MODE = env_str("DATABASE_POOL_MODE", "none")
+if DATABASE_POOL_MODE not in ("none", "transaction"):
+    raise ValueError(f"DATABASE_POOL_MODE must be none or transaction, got {DATABASE_POOL_MODE!r}")
+# A read-only streaming replica for the API's reads (core/replicas.py): reads go there while it
+# has replayed to within DATABASE_REPLICA_MAX_LAG_SECONDS of the primary, to the primary
+# otherwise; writes, admin, commands and the token lookups always go to the primary.
+DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL", "")
+DATABASE_REPLICA_MAX_LAG_SECONDS = env_int("DATABASE_REPLICA_MAX_LAG_SECONDS", 5)
+# How often each server process asks both servers where their WAL stands (core/replicas.py).
+DATABASE_REPLICA_CHECK_SECONDS = env_int("DATABASE_REPLICA_CHECK_MS", 500) / 1000
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = dj_database_url.parse(
+        DATABASE_REPLICA_URL,
+        conn_max_age=DATABASES["default"]["CONN_MAX_AGE"],
+        conn_health_checks=DATABASES["default"]["CONN_HEALTH_CHECKS"],
+    )
+    # Tests read through the same connection as they write: there is no replica there.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["core.replicas.ReplicaRouter"]
+
+
+def _postgresql(database: dict) -> None:
+    if database["ENGINE"] != "django.db.backends.postgresql":
+        return
     # Values sent apart from the SQL and each query shape prepared after its fifth run on a
     # connection, so PostgreSQL plans it once rather than on every request (the API's reads
-    # are few shapes, compiled once: core/compiled.py). Behind a pooler that cannot keep
-    # prepared statements (PgBouncer in transaction mode before 1.21), set
-    # DATABASE_PREPARE_THRESHOLD=-1 to turn preparing off.
-    # Added to, not replacing, what DATABASE_URL's query string set (sslmode=require, ...).
-    _prepare_threshold = env_int("DATABASE_PREPARE_THRESHOLD", 5)
-    _options = DATABASES["default"].setdefault("OPTIONS", {})
-    _options.update(
+    # are few shapes, compiled once: core/compiled.py). Off behind a transaction-mode pooler
+    # (PgBouncer before 1.21 cannot keep prepared statements), or with
+    # DATABASE_PREPARE_THRESHOLD=-1. Added to, not replacing, what the URL's query string set.
+    prepare_threshold = env_int("DATABASE_PREPARE_THRESHOLD", 5)
+    if DATABASE_POOL_MODE == "transaction":
+        prepare_threshold = -1
+        # A named cursor lives as long as its transaction; Django's .iterator() would hold one
+        # across autocommit statements otherwise.
+        database["DISABLE_SERVER_SIDE_CURSORS"] = True
+    options = database.setdefault("OPTIONS", {})
+    options.update(
         server_side_binding=env_bool("DATABASE_SERVER_SIDE_BINDING", True),
-        prepare_threshold=None if _prepare_threshold < 0 else _prepare_threshold,
+        prepare_threshold=None if prepare_threshold < 0 else prepare_threshold,
     )
+    # Shown in pg_stat_activity (PgBouncer passes it on to the server connection it lends).
+    if application_name := env_str("DATABASE_APPLICATION_NAME", ""):
+        options.setdefault("application_name", application_name)
     # Every wait on the database is bounded (README, "Timeouts"): a connection attempt, a
     # statement, a lock, a transaction left open and idle; keepalives and tcp_user_timeout
     # notice a server gone without a word. manage.py sets the statement, lock and idle bounds to
     # 0 (none) unless given: a million-session import is one transaction of many minutes.
-    # 0 turns a bound off. Values in the URL's query string win.
-    _server_bounds = {
-        "statement_timeout": env_int("DATABASE_STATEMENT_TIMEOUT_MS", 10_000),
-        "lock_timeout": env_int("DATABASE_LOCK_TIMEOUT_MS", 5_000),
-        "idle_in_transaction_session_timeout": env_int(
-            "DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS", 30_000
-        ),
-    }
-    _options["options"] = " ".join(
-        [f"-c {name}={value}" for name, value in _server_bounds.items()]
-        + ([_options["options"]] if _options.get("options") else [])
-    )
-    for _name, _value in {
+    # 0 turns a bound off. Values in the URL's query string win. A transaction-mode pooler
+    # refuses startup options: there the role carries them (ALTER ROLE ... SET).
+    if DATABASE_POOL_MODE == "none":
+        server_bounds = {
+            "statement_timeout": env_int("DATABASE_STATEMENT_TIMEOUT_MS", 10_000),
+            "lock_timeout": env_int("DATABASE_LOCK_TIMEOUT_MS", 5_000),
+            "idle_in_transaction_session_timeout": env_int(
+                "DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS", 30_000
+            ),
+        }
+        options["options"] = " ".join(
+            [f"-c {name}={value}" for name, value in server_bounds.items()]
+            + ([options["options"]] if options.get("options") else [])
+        )
+    for name, value in {
         "connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT", 5),
         "keepalives": 1,
         "keepalives_idle": 30,
@@ -131,10 +169,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "keepalives_count": 3,
         "tcp_user_timeout": 30_000,
     }.items():
-        _options.setdefault(_name, _value)
+        options.setdefault(name, value)
     # Django's backend, hooked so that a connection a request opens, and its health check, go
     # through the database's circuit breaker and deadline (core/dbguard.py, api/postgresql/).
-    DATABASES["default"]["ENGINE"] = "core.postgresql"
+    database["ENGINE"] = "core.postgresql"
+
+
+for _database in DATABASES.values():
+    _postgresql(_database)
 
 # A request's database call running past this is cut from outside (core/dbguard.py), so that a
 # server that hangs without a word cannot hold worker threads: above the statement timeout,

@@ -14,7 +14,7 @@ from .. import dbguard
 class DatabaseWrapper(base.DatabaseWrapper):
     def ensure_connection(self):
         if self.connection is None:
-            dbguard.guarded_connect(super().ensure_connection)
+            dbguard.guarded_connect(super().ensure_connection, self.alias)
 
     def close_if_health_check_failed(self):
         if self.connection is not None and self.health_check_enabled and not self.health_check_done:

@@ -135,3 +135,44 @@ def test_production_sends_admin_cookies_over_https_only():
     result = production("[settings.SESSION_COOKIE_SECURE, settings.CSRF_COOKIE_SECURE]")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == [True, True]
+
+
+def test_behind_a_transaction_pooler_nothing_outlives_a_transaction():
+    """DATABASE_POOL_MODE=transaction: no startup options (PgBouncer refuses them; the role
+    carries the timeouts), no prepared statements, no server-side cursors."""
+    url = {"DATABASE_URL": "postgres://u@pgbouncer:6432/app"}
+    pooled = production(
+        "[settings.DATABASES['default']['OPTIONS'],"
+        " settings.DATABASES['default'].get('DISABLE_SERVER_SIDE_CURSORS', False)]",
+        DATABASE_POOL_MODE="transaction",
+        DATABASE_APPLICATION_NAME="app1",
+        **url,
+    )
+    assert pooled.returncode == 0, pooled.stderr
+    options, no_cursors = json.loads(pooled.stdout)
+    assert "options" not in options
+    assert options["prepare_threshold"] is None
+    assert options["application_name"] == "app1"
+    assert no_cursors is True
+    # Direct (the default): the bounds travel as startup options, statements are prepared.
+    direct = database_options(**url)
+    assert direct["options"] == BOUNDS and direct["prepare_threshold"] == 5
+    bad = production("settings.DEBUG", DATABASE_POOL_MODE="session", **url)
+    assert bad.returncode != 0 and "DATABASE_POOL_MODE must be none or transaction" in bad.stderr
+
+
+def test_a_replica_url_adds_the_replica_and_its_router():
+    result = production(
+        "[settings.DATABASES['replica']['HOST'], settings.DATABASES['replica']['NAME'],"
+        " settings.DATABASES['replica']['ENGINE'], settings.DATABASES['replica']['OPTIONS'],"
+        " settings.DATABASE_ROUTERS, settings.DATABASE_REPLICA_MAX_LAG_SECONDS]",
+        DATABASE_URL="postgres://u@primary:5432/app",
+        DATABASE_REPLICA_URL="postgres://u@replica:5432/app",
+    )
+    assert result.returncode == 0, result.stderr
+    host, name, engine, options, routers, lag = json.loads(result.stdout)
+    assert (host, name, engine) == ("replica", "app", "core.postgresql")
+    assert options["options"] == BOUNDS  # the same bounds as the primary's
+    assert routers == ["core.replicas.ReplicaRouter"] and lag == 5
+    alone = production("[list(settings.DATABASES), settings.DATABASE_ROUTERS]")
+    assert json.loads(alone.stdout) == [["default"], []]

@@ -35,8 +35,8 @@ def nginx_in_front_of(upstream: str, tmp_path: Path) -> Iterator[str]:
     port; everything else as the file says."""
     port = free_port()
     site = SHIPPED.read_text()
-    assert "server 127.0.0.1:8000;" in site and "listen 80;" in site
-    site = site.replace("server 127.0.0.1:8000;", f"server {upstream};")
+    assert "server 127.0.0.1:8000 " in site and "listen 80;" in site
+    site = site.replace("server 127.0.0.1:8000 ", f"server {upstream} ")
     site = site.replace("listen 80;", f"listen 127.0.0.1:{port};")
     (tmp_path / "site.conf").write_text(site)
     root_user = "user root;\n" if os.geteuid() == 0 else ""

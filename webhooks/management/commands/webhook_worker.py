@@ -10,6 +10,9 @@ from django.db import close_old_connections
 from webhooks import delivery, queue
 
 log = logging.getLogger("webhooks.worker")
+# After losing the database, the worker starts again after 1 s, then 2, 4, ... at most 10.
+RESTART_FIRST_SECONDS = 1.0
+RESTART_MAX_SECONDS = 10.0
 
 
 def _sweep() -> None:
@@ -48,6 +51,26 @@ class Command(BaseCommand):
             self._poll(once=options["once"])
 
     async def _procrastinate(self, concurrency: int, *, once: bool) -> None:
+        """Runs procrastinate's worker until asked to stop. When the database goes away
+        (a restart, a failover) procrastinate's worker stops itself, its LISTEN connection
+        lost: it is started again, once the database answers, rather than leaving nobody to
+        deliver (a supervisor restarting only failed processes would not notice)."""
+        retry = RESTART_FIRST_SECONDS
+        while True:
+            try:
+                await self._procrastinate_once(concurrency, once=once)
+            except Exception:
+                log.exception("webhook worker failed")
+            if once or delivery.STOPPING.is_set():
+                break
+            log.error("webhook worker lost the database: starting again in %s s", retry)
+            await asyncio.sleep(retry)
+            if delivery.STOPPING.is_set():
+                break
+            retry = min(retry * 2, RESTART_MAX_SECONDS)
+        log.info("webhook worker stopped")
+
+    async def _procrastinate_once(self, concurrency: int, *, once: bool) -> None:
         from procrastinate.contrib.django import app
 
         from webhooks.tasks import QUEUE
@@ -72,10 +95,10 @@ class Command(BaseCommand):
 
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     loop.add_signal_handler(sig, stop)
+                # Deliveries due meanwhile (and those a killed worker held) get their jobs.
                 await sync_to_async(_sweep, thread_sensitive=False)()
                 log.info("webhook worker started (procrastinate, concurrency %s)", concurrency)
                 await worker.run()
-        log.info("webhook worker stopped")
 
     def _poll(self, *, once: bool) -> None:
         """SQLite, which procrastinate does not support: one endpoint at a time, every
