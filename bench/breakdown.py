@@ -35,6 +35,7 @@ from bench.run import (
     dataset,
     django_env,
     interleaved,
+    largest_tenant,
     log,
     manage,
     start_server,
@@ -127,10 +128,7 @@ def main() -> None:
             log(f"imported in {time.perf_counter() - started:.0f} s")
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute("VACUUM ANALYZE")
-            tenant_id, count = conn.execute(
-                "SELECT tenant_id, count(*) FROM sessions_api_session GROUP BY tenant_id "
-                "ORDER BY count(*) DESC LIMIT 1"
-            ).fetchone()
+            tenant_id, count = largest_tenant(conn)
             sample = conn.execute(
                 "SELECT s.id, s.user_id FROM sessions_api_session s WHERE s.tenant_id = %s "
                 "ORDER BY random() LIMIT 200",

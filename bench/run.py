@@ -97,6 +97,14 @@ def django_env(database_url: str) -> dict[str, str]:
     }
 
 
+def largest_tenant(conn) -> tuple[Any, int]:
+    """The tenant with the most sessions, and how many (the benches measure on it)."""
+    return conn.execute(
+        "SELECT tenant_id, count(*) FROM sessions_api_session GROUP BY tenant_id "
+        "ORDER BY count(*) DESC LIMIT 1"
+    ).fetchone()
+
+
 def manage(env: dict[str, str], *args: str) -> str:
     result = subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True

@@ -44,7 +44,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import SIZES, dataset  # noqa: E402
+from bench.run import SIZES, WRK_SCRIPT, dataset, largest_tenant, manage  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 CLUSTER = [str(ROOT / "bin" / "cluster")]
@@ -171,10 +171,7 @@ def load(jsonl: Path, env: dict[str, str], primary_url: str) -> dict[str, Any]:
     manage(env, "import_data", str(jsonl))
     with psycopg.connect(primary_url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
-        tenant_id, count = conn.execute(
-            "SELECT tenant_id, count(*) FROM sessions_api_session GROUP BY tenant_id "
-            "ORDER BY count(*) DESC LIMIT 1"
-        ).fetchone()
+        tenant_id, count = largest_tenant(conn)
         slug = conn.execute("SELECT slug FROM tenants_tenant WHERE id = %s", [tenant_id]).fetchone()
         session_id, newest = conn.execute(
             "SELECT (SELECT id FROM sessions_api_session WHERE tenant_id = %s "
@@ -202,25 +199,7 @@ def load(jsonl: Path, env: dict[str, str], primary_url: str) -> dict[str, Any]:
     }
 
 
-def manage(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stderr[-3000:]}")
-    return result.stdout
-
-
 # -- wrk ------------------------------------------------------------------------------------
-
-WRK_SCRIPT = """
-paths = {%s}
-counter = 0
-request = function()
-  counter = counter + 1
-  return wrk.format("GET", paths[(counter %% #paths) + 1], {["Authorization"] = "Bearer %s"})
-end
-"""
 
 
 def wrk(url: str, paths: list[str], token: str, seconds: float, connections: int = 32) -> dict:

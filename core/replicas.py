@@ -174,7 +174,7 @@ class Monitor:
 
 def _ask(alias: str, sql: str):
     """One value, on this thread's own connection to ``alias`` (closed when it fails, reopened
-    on the next check)."""
+    when next asked for)."""
     connection = connections[alias]
     try:
         with connection.cursor() as cursor:
@@ -197,15 +197,9 @@ def require_replayed(position: int) -> None:
     ``position``; else moves its reads to the primary (sync reads: see the module's doc)."""
     if current() != REPLICA:
         return
-    replayed = _ask_replica("SELECT (pg_last_wal_replay_lsn() - '0/0')::bigint")
+    replayed = _ask(REPLICA, "SELECT (pg_last_wal_replay_lsn() - '0/0')::bigint")
     if replayed is None or replayed < position:
         _pinned.set(DEFAULT_DB_ALIAS)
-
-
-def _ask_replica(sql: str):
-    with connections[REPLICA].cursor() as cursor:
-        cursor.execute(sql)
-        return cursor.fetchone()[0]
 
 
 def failed(alias: str) -> None:
