@@ -2,20 +2,25 @@
 time zone (docs/api-guide.md, Answers).
 
 Each group adds up cells. In the tenant's own zone, when no scenario is asked for, whole local
-months, weeks and days come from the reps' rollups (RepBucket and RepBucketCategory in
-roleplay/models.py, kept exact by every write and rebuilt when the zone changes): a year by
+months, weeks and days come from the reps' rollups (RepBucket in roleplay/models.py, its
+categories included, kept exact by every write and rebuilt when the zone changes): a year by
 week is a year of weekly rows, not of sessions. The partial days at the ends of the period,
 and everything by scenario or in another zone, come from the sessions themselves, with the
-zone's offsets applied in SQL (core/zones.py). Each part is grouped by the database and the
-parts are added here; distinct reps do not add up, so a group that several parts saw counts
-the union of their reps. analytics/reference.py is the definition every answer is held to.
+zone's offsets applied in SQL (core/zones.py). Distinct reps do not add up, so a group that
+several parts saw counts the union of their reps.
+
+On PostgreSQL a page is one statement that also renders each group's JSON (the view splices
+the text into its answer): a group that is one rollup row, as every whole week of a rep is
+by=user,week, is that row as it stands; the others are added up and their categories merged by
+key. Elsewhere (SQLite) each part is grouped by the database and the parts are added up in
+Python. analytics/reference.py is the definition every answer is held to.
 """
 
 from __future__ import annotations
 
 import operator
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import reduce
@@ -23,26 +28,22 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-from django.db import connections, router
+from django.db import connections, router, transaction
 from django.db.models import (
-    Case,
     Count,
     DateField,
     F,
-    IntegerField,
-    Max,
     Q,
     QuerySet,
     Sum,
-    Value,
-    When,
 )
-from django.db.models.functions import Coalesce, Trunc, TruncDate
+from django.db.models.functions import Trunc, TruncDate
 
 from core import zones
 from core.cursors import dump_opaque
 from core.dbfunctions import json_items
-from roleplay.models import RepBucket, RepBucketCategory, Scorecard, Session, Verdict
+from roleplay.models import RepBucket, Scorecard, Session, Verdict
+from roleplay.rollups import AT_WIDTH, at_text, category_entry, newest_label, stored_items
 from tenants.models import Tenant
 
 from .selectors import round_half_up
@@ -139,10 +140,20 @@ def _not_after(by: By, last: Key) -> Q:
 
 class Cells:
     """Where a part of the period's cells come from, grouped by ``by``: ``rows`` are the cells
-    (one queryset with the key columns annotated), ``figures`` how to add them up."""
+    (one queryset with the key columns annotated): RepBucket rows of a ``unit`` (``rolled``),
+    which hold their categories, or sessions, whose scorecards (``cards()``, keyed alike) hold
+    theirs."""
 
-    def __init__(self, by: By, rows: QuerySet, *, rolled: bool):
-        self.by, self.rows, self.rolled = by, rows, rolled
+    def __init__(
+        self,
+        by: By,
+        rows: QuerySet,
+        *,
+        unit: str | None = None,
+        cards: Callable[[], QuerySet] | None = None,
+    ):
+        self.by, self.rows, self.unit, self.cards = by, rows, unit, cards
+        self.rolled = unit is not None
 
     def groups(self, where: Q, limit: int | None) -> list[dict[str, Any]]:
         names = [_alias(name) for name in self.by.names]
@@ -191,15 +202,13 @@ def _key_columns(by: By, time: Any) -> dict[str, Any]:
     return columns
 
 
-def _rolled(tenant: Tenant, by: By, unit: str, where: Q, filters: dict[str, uuid.UUID]):
-    """RepBucket rows of ``unit`` (and their categories) matching ``where`` on ``start``."""
+def _rolled(tenant: Tenant, by: By, unit: str, where: Q, filters: dict[str, uuid.UUID]) -> Cells:
+    """RepBucket rows of ``unit`` matching ``where`` on ``start``."""
     time = None
     if by.unit is not None:
         time = F("start") if unit == by.unit else Trunc("start", by.unit, output_field=DateField())
-    columns = _key_columns(by, time)
     cells = RepBucket.objects.for_tenant(tenant).filter(where, unit=unit, **filters)
-    categories = RepBucketCategory.objects.for_tenant(tenant).filter(where, unit=unit, **filters)
-    return Cells(by, cells.annotate(**columns), rolled=True), categories.annotate(**columns)
+    return Cells(by, cells.annotate(**_key_columns(by, time)), unit=unit)
 
 
 def _rolled_parts(by: By, first: date, last: date) -> list[tuple[str, Q]]:
@@ -229,7 +238,7 @@ def _from_sessions(
     ranges: list[tuple[datetime, datetime, bool]],
     tz: ZoneInfo,
     filters: dict[str, uuid.UUID],
-) -> tuple[Cells, QuerySet]:
+) -> Cells:
     """``ranges``: (start, end, end included) instants of ``started_at``."""
 
     def within(prefix: str) -> Q:
@@ -270,25 +279,34 @@ def _from_sessions(
             }
         return keyed
 
+    def cards() -> QuerySet:
+        return (
+            Scorecard.objects.for_tenant(tenant)
+            .filter(within("session__"), **{f"session__{k}": v for k, v in filters.items()})
+            .filter(session__tenant=tenant)  # the sessions' own index: (tenant, started_at)
+            .annotate(**columns("session__"))
+        )
+
     cells = Session.objects.for_tenant(tenant).filter(within(""), **filters).annotate(**columns(""))
-    cards = (
-        Scorecard.objects.for_tenant(tenant)
-        .filter(within("session__"), **{f"session__{k}": v for k, v in filters.items()})
-        .filter(session__tenant=tenant)  # the sessions' own index: (tenant, started_at)
-        .annotate(**columns("session__"))
-    )
-    return Cells(by, cells, rolled=False), cards
+    return Cells(by, cells, cards=cards)
 
 
-# -- categories ---------------------------------------------------------------------------------
+# -- categories: the Python merge (SQLite) ------------------------------------------------------
 
-CategoryFigures = dict[
-    Key, dict[str, list[Any]]
-]  # key -> category key -> [scored, total, at, label]
+CategoryFigures = dict[Key, dict[str, list[Any]]]  # group -> key -> [scored, total, at, label]
 
 
-def _add_category(found: CategoryFigures, group: Key, row: Sequence[Any]) -> None:
-    key, label, scored, total, at = row
+def _add_category(
+    found: CategoryFigures,
+    group: Key,
+    key: str | None,
+    label: str,
+    scored: int,
+    total: int,
+    at: str,
+) -> None:
+    """One key's entry of a cell (``at``: a label_at, roleplay/rollups.py) added to its
+    group's: counts summed, the label of the greater ``(label_at, label)`` kept."""
     if key is None:
         return
     entry = found.setdefault(group, {}).get(key)
@@ -301,148 +319,36 @@ def _add_category(found: CategoryFigures, group: Key, row: Sequence[Any]) -> Non
         entry[2], entry[3] = at, label
 
 
-def _rolled_categories(by: By, rows: QuerySet, where: Q, found: CategoryFigures) -> None:
-    names = [_alias(name) for name in by.names]
-    grouped = (
-        rows.filter(where)
-        .values(*names, "key", "label")
-        .annotate(n=Sum("scored"), total=Sum("score_total"), at=Max("label_at"))
-        .order_by()
-        .values_list(*names, "key", "label", "n", "total", "at")
-    )
-    for row in grouped:
-        group = tuple(_normalize(n, v) for n, v in zip(by.names, row, strict=False))
-        _add_category(found, group, row[len(names) :])
+def _rolled_categories(cells: Cells, where: Q, found: CategoryFigures) -> None:
+    names = [_alias(name) for name in cells.by.names]
+    for row in cells.rows.filter(where, scored__gt=0).values_list(*names, "categories"):
+        group = cells._key(row[:-1])
+        for key, label, scored, total, at in row[-1]:
+            _add_category(found, group, key, label, scored, total, at)
 
 
-def _session_categories(by: By, rows: QuerySet, where: Q, found: CategoryFigures) -> None:
-    names = [_alias(name) for name in by.names]
-    inner = rows.filter(where).values(*names, "categories", "created_at").order_by()
+def _session_categories(cells: Cells, where: Q, found: CategoryFigures) -> None:
+    names = [_alias(name) for name in cells.by.names]
+    assert cells.cards is not None
+    inner = cells.cards().filter(where).values(*names, "categories", "created_at").order_by()
     db = router.db_for_read(Scorecard)
     connection = connections[db]
     sql, params = inner.query.get_compiler(using=db).as_sql()
     items, key, label, score = json_items(connection.vendor, "c.categories")
+    at = at_text(connection.vendor, "c.created_at")
     keys = ", ".join(f"c.{name}" for name in names)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {keys}, {key}, {label}, COUNT(*), SUM({score}), MAX(c.created_at)"  # noqa: S608
+            f"SELECT {keys}, {key}, {label}, COUNT(*), SUM({score}), MAX({at})"  # noqa: S608
             f" FROM ({sql}) c{items} GROUP BY {keys}, {key}, {label}",
             params,
         )
         rows_found = cursor.fetchall()
     for row in rows_found:
-        group = tuple(_normalize(n, v) for n, v in zip(by.names, row, strict=False))
-        at = row[-1]
-        if isinstance(at, str):  # SQLite's text, in UTC
-            at = datetime.fromisoformat(at).replace(tzinfo=UTC)
-        _add_category(found, group, (*row[len(names) : -1], at))
-
-
-# -- the breakdown ------------------------------------------------------------------------------
-
-
-def _figures_in_sql(
-    by: By, sources: list[tuple[Cells, QuerySet]], where: Q, limit: int | None
-) -> dict[Key, dict[str, Any]]:
-    """PostgreSQL: the groups' figures from every source at once, in key order (the first
-    ``limit`` + 1): each source's cells side by side (``UNION ALL``), added up by the database.
-    A group's reps are the distinct reps of all its cells, whichever source they came from."""
-    db = router.db_for_read(Scorecard)
-    connection = connections[db]
-    names = [_alias(name) for name in by.names]
-    figures = ["sessions", "scored", "score_total", *VERDICTS]
-    parts, params = [], []
-    for cells, _ in sources:
-        rows = cells.rows.filter(where)
-        if cells.rolled:
-            rows = rows.values(*names, "user_id", *figures)
-        else:
-            one = Value(1, output_field=IntegerField())
-            zero = Value(0, output_field=IntegerField())
-            rows = rows.values(
-                *names,
-                "user_id",
-                sessions=one,
-                scored=Case(When(scorecard__id__isnull=False, then=one), default=zero),
-                score_total=Coalesce("scorecard__overall_score", zero),
-                **{
-                    verdict: Case(When(scorecard__verdict=verdict, then=one), default=zero)
-                    for verdict in VERDICTS
-                },
-            )
-        sql, part_params = rows.order_by().query.get_compiler(using=db).as_sql()
-        parts.append(f"SELECT * FROM ({sql}) r")  # noqa: S608
-        params.extend(part_params)
-    keyed = ", ".join(names)
-    sums = ", ".join(f"COALESCE(SUM({name}), 0)::bigint" for name in figures)
-    cut = "" if limit is None else f" LIMIT {int(limit) + 1}"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {keyed}, {sums}, COUNT(DISTINCT user_id) FROM ("  # noqa: S608
-            f"{' UNION ALL '.join(parts)}) AS x ({keyed}, user_id, {', '.join(figures)})"
-            f" GROUP BY {keyed} ORDER BY {keyed}{cut}",
-            params,
+        key_name, label_text, scored, total, newest = row[len(names) :]
+        _add_category(
+            found, cells._key(row[: len(names)]), key_name, label_text, scored, total, newest
         )
-        found = cursor.fetchall()
-    n = len(names)
-    merged: dict[Key, dict[str, Any]] = {}
-    for row in found:
-        key = tuple(_normalize(name, v) for name, v in zip(by.names, row[:n], strict=True))
-        merged[key] = dict(zip((*figures, "unique_reps"), row[n:], strict=True))
-    return merged
-
-
-def _categories_in_sql(
-    by: By, sources: list[tuple[Cells, QuerySet]], window: Q
-) -> dict[Key, list[list[Any]]]:
-    """PostgreSQL: every source's category cells of the page's groups added up by the
-    database in one statement, one row per group with its categories as JSON
-    (``[[key, label, scored, score_total], ...]`` in key order): what ``_add_category`` does
-    row by row, without sending each cell to Python (five to ten per group). A category's
-    label is that of its newest scorecard (ties: the greater label), as there."""
-    db = router.db_for_read(Scorecard)
-    connection = connections[db]
-    names = [_alias(name) for name in by.names]
-    parts, params = [], []
-    for cells, card_rows in sources:
-        if cells.rolled:
-            inner = card_rows.filter(window).values(
-                *names, "key", "label", "scored", "score_total", "label_at"
-            )
-            sql, part_params = inner.query.get_compiler(using=db).as_sql()
-            parts.append(f"SELECT * FROM ({sql}) r")  # noqa: S608
-        else:
-            inner = card_rows.filter(window).values(*names, "categories", "created_at").order_by()
-            sql, part_params = inner.query.get_compiler(using=db).as_sql()
-            items, key, label, score = json_items(connection.vendor, "c.categories")
-            keys = ", ".join(f"c.{name}" for name in names)
-            parts.append(
-                f"SELECT {keys}, {key}, {label}, 1, {score}, c.created_at FROM ({sql}) c{items}"  # noqa: S608
-            )
-        params.extend(part_params)
-    columns = ", ".join(f"u.{name}" for name in names)
-    cells_sql = " UNION ALL ".join(parts)
-    keyed = ", ".join(names)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {keyed}, json_agg(json_build_array(key, label, scored, total)"  # noqa: S608
-            f' ORDER BY key COLLATE "C")::text FROM ('
-            f"SELECT {columns}, u.key, (array_agg(u.label ORDER BY u.label_at DESC,"
-            f' u.label COLLATE "C" DESC))[1] AS label, SUM(u.scored)::bigint AS scored,'
-            f" SUM(u.score_total)::bigint AS total FROM ("
-            f"SELECT {', '.join(names)}, key, label, scored, score_total, label_at FROM ("
-            f"{cells_sql}) AS x ({', '.join(names)}, key, label, scored, score_total, label_at)"
-            f") u WHERE u.key IS NOT NULL GROUP BY {columns}, u.key) g GROUP BY {keyed}",
-            params,
-        )
-        found = cursor.fetchall()
-    n = len(names)
-    return {
-        tuple(_normalize(name, v) for name, v in zip(by.names, row[:n], strict=True)): orjson.loads(
-            row[n]
-        )
-        for row in found
-    }
 
 
 def _empty(by: By, key: Key) -> dict[str, Any]:
@@ -456,6 +362,261 @@ def _empty(by: By, key: Key) -> dict[str, Any]:
         categories=[],
     )
     return group
+
+
+def _page_in_python(
+    by: By, sources: list[Cells], where: Q, keys_of_page: list[Key] | None, limit: int
+) -> tuple[list[dict[str, Any]], Key | None]:
+    """Each source's groups read by the database, added up here (SQLite)."""
+    merged: dict[Key, dict[str, Any]] = {}
+    contributed: dict[Key, int] = {}
+    for cells in sources:
+        for row in cells.groups(where, None if keys_of_page else limit):
+            key = cells.key(row)
+            group = merged.get(key)
+            contributed[key] = contributed.get(key, 0) + 1
+            if group is None:
+                merged[key] = {name: row.get(name) or 0 for name in FIGURES}
+                continue
+            for name in FIGURES:
+                group[name] += row.get(name) or 0
+
+    keys = sorted(merged)[: limit + 1] if keys_of_page is None else keys_of_page
+    more = len(keys) > limit
+    keys = keys[:limit]
+    if not keys:
+        return [], None
+    window = _after(by, keys[0], inclusive=True) & _not_after(by, keys[-1])
+
+    if "user" not in by.names:
+        # A group several parts saw: its reps are the union of theirs.
+        several = [key for key in keys if contributed.get(key, 0) > 1]
+        if several:
+            aliases = [_alias(name) for name in by.names]
+            only = reduce(operator.or_, (Q(**dict(zip(aliases, k, strict=True))) for k in several))
+            pairs = set().union(*(cells.reps(only) for cells in sources))
+            for key in several:
+                merged[key]["unique_reps"] = sum(1 for pair in pairs if pair[:-1] == key)
+
+    categories: CategoryFigures = {}
+    for cells in sources:
+        read = _rolled_categories if cells.rolled else _session_categories
+        read(cells, window, categories)
+
+    page = []
+    for key in keys:
+        figures = merged.get(key)
+        if figures is None or not figures["sessions"]:
+            page.append(_empty(by, key))
+            continue
+        group = by.keys(key)
+        scored = figures["scored"]
+        group.update(
+            sessions=figures["sessions"],
+            scored=scored,
+            avg_score=round_half_up(figures["score_total"], scored) if scored else None,
+            unique_reps=1 if "user" in by.names else figures["unique_reps"],
+            verdicts={verdict: figures[verdict] for verdict in VERDICTS},
+            categories=[
+                {
+                    "key": name,
+                    "label": entry[3],
+                    "scored": entry[0],
+                    "avg_score": round_half_up(entry[1], entry[0]),
+                }
+                for name, entry in sorted(categories.get(key, {}).items())
+            ],
+        )
+        page.append(group)
+    return page, (keys[-1] if more else None)
+
+
+# -- the page in one statement, rendered by the database (PostgreSQL) ---------------------------
+
+CELL_FIGURES = ("sessions", "scored", "score_total", *VERDICTS)
+
+
+def _whole(by: By, cells: Cells) -> bool:
+    """Whether each of these cells is a group of its own: rollup rows of the unit asked for,
+    by rep and that unit (the other parts of the period hold other buckets: _rolled_parts)."""
+    return cells.rolled and cells.unit == by.unit and set(by.names) == {"user", by.unit}
+
+
+def _keys_sql(by: By, prefix: str) -> str:
+    """The key columns of a part, the time as a date whatever its source made of it."""
+    return ", ".join(
+        f"{prefix}{_alias(name)}" + ("::date" if name in zones.UNITS else "") for name in by.names
+    )
+
+
+def _compiled(rows: QuerySet, db: str) -> tuple[str, list[Any]]:
+    sql, params = rows.order_by().query.get_compiler(using=db).as_sql()
+    return sql, list(params)
+
+
+def _part_sql(
+    cells: Cells, where: Q, db: str, name: str, last: str | None
+) -> tuple[str, str, str, list[Any]]:
+    """SQL of one part's cells that are to be added up, read twice: the keys, ``user_id`` and
+    CELL_FIGURES of each cell; and the keys, then key, label, scored, score_total and label_at
+    of each key of each cell (roleplay/rollups.py). Rollup rows are read once, into the
+    common table expression ``name`` (its definition is the first SQL returned, empty for the
+    sessions), whose scan also keeps the planner from the parallel workers its guess of a
+    hundred categories a row would call for; their categories are read up to the key ``last``
+    (SQL) only. The sessions are read twice, by the same plan whatever the page (a bound on
+    their keys made the planner walk a rep's sessions by index once the statement was
+    prepared: 5 ms). The parameters are those of the definition, or of each of the other
+    two."""
+    names = [_alias(name) for name in cells.by.names]
+    keys = _keys_sql(cells.by, "r.")
+    upto = "" if last is None else f" WHERE ({keys}) <= {last}"
+    rows = cells.rows.filter(where)
+    if cells.rolled:
+        sql, params = _compiled(rows.values(*names, "user_id", *CELL_FIGURES, "categories"), db)
+        columns = ", ".join((*names, "user_id", *CELL_FIGURES, "cats"))
+        figures = ", ".join(f"r.{figure}" for figure in CELL_FIGURES)
+        items, key, label, scored, total, at = stored_items("postgresql", "r.cats")
+        return (
+            f"{name} ({columns}) AS MATERIALIZED ({sql})",
+            f"SELECT {keys}, r.user_id, {figures} FROM {name} AS r",  # noqa: S608
+            f"SELECT {keys}, {key}, {label}, {scored}, {total}, {at}"  # noqa: S608
+            f" FROM {name} AS r{items}{upto}",
+            params,
+        )
+    card = ("id", "overall_score", "verdict", "categories", "created_at")
+    sql, params = _compiled(
+        rows.values(*names, "user_id", **{f"w_{c}": F(f"scorecard__{c}") for c in card}), db
+    )
+    columns = ", ".join((*names, "user_id", *(f"w_{c}" for c in card)))
+    verdicts = ", ".join(f"CASE WHEN r.w_verdict = '{v}' THEN 1 ELSE 0 END" for v in VERDICTS)
+    items, key, label, score = json_items("postgresql", "r.w_categories")
+    return (
+        "",
+        f"SELECT {keys}, r.user_id, 1, CASE WHEN r.w_id IS NULL THEN 0 ELSE 1 END,"  # noqa: S608
+        f" COALESCE(r.w_overall_score, 0), {verdicts} FROM ({sql}) AS r ({columns})",
+        # By label first: a label_at made once per label, not once per scorecard.
+        f"SELECT {keys}, {key}, {label}, COUNT(*), SUM({score}),"  # noqa: S608
+        f" {at_text('postgresql', 'MAX(r.w_created_at)')} FROM ({sql}) AS r ({columns}){items}"
+        f" GROUP BY {keys}, {key}, {label}",
+        params,
+    )
+
+
+def _render_sql(by: By, merged: bool) -> str:
+    """SQL: a row of the page (its keys, sums, reps and categories as JSON text) as the group's
+    JSON text in the wire shape (analytics/shapes.py GROUP: ids, then the time, then the
+    figures)."""
+    fields = []
+    for name in DIMENSIONS:
+        if name in by.names:
+            column = f"u.{_alias(name)}"
+            text = f"{column}::text" if name in IDS else f"to_char({column}, 'YYYY-MM-DD')"
+            fields.append(f"""'"{by.field(name)}":"' || {text} || '"'""")
+    verdicts = " || ',' || ".join(f"""'"{v}":' || u.{v}""" for v in VERDICTS)
+    fields += [
+        """'"sessions":' || u.sessions""",
+        """'"scored":' || u.scored""",
+        """'"avg_score":' || CASE WHEN u.scored = 0 THEN 'null'"""
+        " ELSE ((2 * u.score_total + u.scored) / (2 * u.scored))::text END",
+        """'"unique_reps":' || u.reps""",
+        f"""'"verdicts":{{' || {verdicts} || '}}'""",
+        """'"categories":' || COALESCE(u.cats, """ + ("m.text, " if merged else "") + "'[]')",
+    ]
+    return "'{' || " + " || ',' || ".join(fields) + " || '}'"
+
+
+def _page_in_sql(by: By, sources: list[Cells], where: Q, limit: int | None) -> list[tuple]:
+    """PostgreSQL: the page's groups in key order (the first ``limit`` + 1), each as its keys
+    (text) and its JSON text in the wire shape, in one statement. A group that is one rollup
+    row (a rep's whole week, by=user,week) is read as it is, its categories as the row renders
+    them (RepBucket.categories_text). The other parts' cells, side by side (``UNION ALL``),
+    are added up per group, a group's reps being the distinct reps of its cells whichever part
+    they came from; the page is chosen, and only then are the categories of its groups of
+    several cells merged by key. Only the page is rendered."""
+    db = router.db_for_read(Scorecard)
+    names = [_alias(name) for name in by.names]
+    keyed = ", ".join(names)
+    # The page's last key: the other groups' categories are not needed.
+    last = None
+    if limit is not None:
+        backwards = ", ".join(f"{n} DESC" for n in names)
+        last = f"(SELECT {keyed} FROM page ORDER BY {backwards} LIMIT 1)"  # noqa: S608
+    groups, params = [], []
+    merged: list[tuple[str, str, str, list[Any]]] = []
+    for cells in sources:
+        if not _whole(by, cells):
+            merged.append(_part_sql(cells, where, db, f"part{len(merged)}", last))
+            continue
+        rows = cells.rows.filter(where).values(*names, *CELL_FIGURES, "categories_text")
+        sql, part_params = _compiled(rows, db)
+        columns = ", ".join((*names, *CELL_FIGURES, "cats"))
+        # Of the types the other parts' sums have: the parts are then one list to the planner.
+        figures = ", ".join(f"r.{name}::bigint" for name in CELL_FIGURES)
+        groups.append(
+            f"SELECT {_keys_sql(by, 'r.')}, {figures}, 1::bigint, r.cats"  # noqa: S608
+            f" FROM ({sql}) AS r ({columns})"
+        )
+        params.extend(part_params)
+    ctes = [(cte, part) for cte, _, _, part in merged if cte]
+    sessions = [p for cte, _, _, part in merged if not cte for p in part]
+    if merged:
+        reps = "1" if "user" in by.names else "COUNT(DISTINCT x.user_id)"
+        cells = " UNION ALL ".join(sql for _, sql, _, _ in merged)
+        sums = ", ".join(f"SUM(x.{name})::bigint" for name in CELL_FIGURES)
+        groups.append(
+            f"SELECT {keyed}, {sums}, {reps}, NULL FROM ({cells})"  # noqa: S608
+            f" AS x ({keyed}, user_id, {', '.join(CELL_FIGURES)}) GROUP BY {keyed}"
+        )
+        params.extend(sessions)
+    cut = "" if limit is None else f" LIMIT {int(limit) + 1}"
+    columns = ", ".join((*names, *CELL_FIGURES, "reps", "cats"))
+    page = (
+        f"page ({columns}) AS MATERIALIZED (SELECT * FROM ({' UNION ALL '.join(groups)})"  # noqa: S608
+        f" AS g ({columns}) ORDER BY {keyed}{cut})"
+    )
+    categories = ""
+    if merged:
+        items = " UNION ALL ".join(sql for _, _, sql, _ in merged)
+        entry = category_entry("postgresql", "k.key", "k.label", "k.n", "k.total")
+        newest = newest_label("postgresql", "c.at", "c.label")
+        by_key = (
+            f"SELECT {keyed}, c.key, substr(MAX({newest}), {AT_WIDTH + 1}) AS label,"  # noqa: S608
+            " SUM(c.scored)::bigint AS n, SUM(c.total)::bigint AS total"
+            f" FROM ({items}) AS c ({keyed}, key, label, scored, total, at)"
+            f" WHERE c.key IS NOT NULL GROUP BY {keyed}, c.key"
+        )
+        categories = (
+            f" LEFT JOIN (SELECT {keyed}, '[' || string_agg({entry}, ','"  # noqa: S608
+            f" ORDER BY k.key COLLATE \"C\") || ']' AS text FROM ({by_key}) k GROUP BY {keyed}) m"
+            f" ON {' AND '.join(f'm.{n} = u.{n}' for n in names)}"
+        )
+        params.extend(sessions)
+    ordered = ", ".join(f"u.{n}" for n in names)
+    statement = (
+        f"WITH {', '.join((*(cte for cte, _ in ctes), page))}"  # noqa: S608
+        f" SELECT {', '.join(f'u.{n}::text' for n in names)},"
+        f" {_render_sql(by, bool(merged))} AS group_json FROM page u{categories} ORDER BY {ordered}"
+    )
+    # Without JIT: the planner guesses a hundred categories for each scorecard and rollup row
+    # it reads as rows of JSON (PostgreSQL's default for a set-returning function), so a year
+    # of sessions looks costly enough to compile, and compiling took longer than running: a
+    # year by=scenario,month took 1.5 s with it, 0.5 s without. SET LOCAL: this transaction only.
+    with transaction.atomic(using=db), connections[db].cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute(statement, [p for _, part in ctes for p in part] + params)
+        return cursor.fetchall()
+
+
+def _typed(by: By, text: str) -> dict[str, Any]:
+    """A group the database rendered, as the Python merge gives it (keys as UUIDs and dates)."""
+    group = orjson.loads(text)
+    for name in by.names:
+        field = by.field(name)
+        group[field] = _normalize(name, group[field])
+    return group
+
+
+# -- the breakdown ------------------------------------------------------------------------------
 
 
 def _parts(period: Period) -> tuple[tuple[date, date] | None, list]:
@@ -494,9 +655,14 @@ def breakdown(
     scenario_id: uuid.UUID | None = None,
     after: Key | None = None,
     limit: int = 1000,
-) -> tuple[list[dict[str, Any]], Key | None]:
+    rendered: bool = False,
+    in_sql: bool | None = None,
+) -> tuple[list[Any], Key | None]:
     """One page of groups after the key ``after``, and the key to continue after (None at the
-    end)."""
+    end). Each group is a dict (its keys UUIDs and dates); with ``rendered``, a group the
+    database rendered is its JSON text instead, in the wire shape (analytics/shapes.py:
+    ``render_groups`` splices it into the answer as it is). ``in_sql``: whether the database
+    adds the groups up and renders them (default: on PostgreSQL) or Python does."""
     filters = {
         name: value
         for name, value in (("user_id", user_id), ("scenario_id", scenario_id))
@@ -520,7 +686,7 @@ def breakdown(
         full_days, ranges = _parts(period)
     else:
         full_days, ranges = None, [(period.started_from, period.started_to, True)]
-    sources: list[tuple[Cells, QuerySet]] = []
+    sources: list[Cells] = []
     if full_days is not None:
         for unit, where_start in _rolled_parts(by, *full_days):
             sources.append(_rolled(tenant, by, unit, where_start, filters))
@@ -546,81 +712,27 @@ def breakdown(
             return [], None
         where = _after(by, page_keys[0], inclusive=True) & _not_after(by, page_keys[-1])
 
-    in_sql = connections[router.db_for_read(Scorecard)].vendor == "postgresql"
-    merged: dict[Key, dict[str, Any]] = {}
-    contributed: dict[Key, int] = {}
-    if in_sql:
-        merged = _figures_in_sql(by, sources, where, None if page_keys else limit)
-    for cells, _ in [] if in_sql else sources:
-        for row in cells.groups(where, None if page_keys else limit):
-            key = cells.key(row)
-            group = merged.get(key)
-            contributed[key] = contributed.get(key, 0) + 1
-            if group is None:
-                merged[key] = {name: row.get(name) or 0 for name in FIGURES}
-                continue
-            for name in FIGURES:
-                group[name] += row.get(name) or 0
+    if in_sql is None:
+        in_sql = connections[router.db_for_read(Scorecard)].vendor == "postgresql"
+    if not in_sql:
+        return _page_in_python(by, sources, where, page_keys, limit)
 
-    keys = sorted(merged)[: limit + 1] if page_keys is None else page_keys
-    more = len(keys) > limit
-    keys = keys[:limit]
-    if not keys:
-        return [], None
-    window = _after(by, keys[0], inclusive=True) & _not_after(by, keys[-1])
-
-    if "user" not in by.names and not in_sql:
-        # A group several parts saw: its reps are the union of theirs.
-        several = [key for key in keys if contributed.get(key, 0) > 1]
-        if several:
-            aliases = [_alias(name) for name in by.names]
-            only = reduce(operator.or_, (Q(**dict(zip(aliases, k, strict=True))) for k in several))
-            pairs = set().union(*(cells.reps(only) for cells, _ in sources))
-            for key in several:
-                merged[key]["unique_reps"] = sum(1 for pair in pairs if pair[:-1] == key)
-
-    if in_sql:
-        by_group = _categories_in_sql(by, sources, window)
-        categories = None
-    else:
-        categories: CategoryFigures = {}
-        for cells, card_rows in sources:
-            read = _rolled_categories if cells.rolled else _session_categories
-            read(by, card_rows, window, categories)
-
-    page = []
-    for key in keys:
-        figures = merged.get(key)
-        if figures is None or not figures["sessions"]:
-            page.append(_empty(by, key))
-            continue
-        group = by.keys(key)
-        scored = figures["scored"]
-        group.update(
-            sessions=figures["sessions"],
-            scored=scored,
-            avg_score=round_half_up(figures["score_total"], scored) if scored else None,
-            unique_reps=1 if "user" in by.names else figures["unique_reps"],
-            verdicts={verdict: figures[verdict] for verdict in VERDICTS},
-            categories=[
-                {
-                    "key": name,
-                    "label": entry[3],
-                    "scored": entry[0],
-                    "avg_score": round_half_up(entry[1], entry[0]),
-                }
-                for name, entry in sorted(categories.get(key, {}).items())
-            ]
-            if categories is not None
-            else [
-                {
-                    "key": name,
-                    "label": label,
-                    "scored": scored,
-                    "avg_score": round_half_up(total, scored),
-                }
-                for name, label, scored, total in by_group.get(key, ())
-            ],
+    n = len(by.names)
+    found = _page_in_sql(by, sources, where, None if page_keys else limit)
+    if page_keys is None:
+        more = len(found) > limit
+        found = found[:limit]
+        texts: list[Any] = [row[n] for row in found]
+        next_key = (
+            tuple(_normalize(k, v) for k, v in zip(by.names, found[-1][:n], strict=True))
+            if more
+            else None
         )
-        page.append(group)
-    return page, (keys[-1] if more else None)
+    else:
+        more = len(page_keys) > limit
+        by_key = {(_normalize(by.names[0], row[0]),): row[1] for row in found}
+        texts = [by_key.get(key) or _empty(by, key) for key in page_keys[:limit]]
+        next_key = page_keys[limit - 1] if more else None
+    if rendered:
+        return texts, next_key
+    return [_typed(by, g) if isinstance(g, str) else g for g in texts], next_key

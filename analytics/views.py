@@ -36,7 +36,14 @@ from tenants.viewsets import TenantScopedViewSet
 from . import selectors
 from .breakdown import CURSOR_KIND, DIMENSIONS, IDS, By, breakdown, encode_cursor
 from .breakdown import Period as BreakdownPeriod
-from .shapes import GROUP, SUMMARY, breakdown_example, render_groups, summary_example
+from .shapes import (
+    GROUP,
+    SUMMARY,
+    breakdown_example,
+    group_objects,
+    render_groups,
+    summary_example,
+)
 
 SUMMARY_ONE = envelope_of("SummaryEnvelope", SUMMARY)
 
@@ -216,8 +223,10 @@ class BreakdownViewSet(TenantScopedViewSet):
         ):  # every group, from the first: limit and cursor do not apply
 
             def fetch(after, limit):
-                groups, next_key = breakdown(**read, after=after, limit=min(limit, 1000))
-                return render_groups(groups), next_key
+                groups, next_key = breakdown(
+                    **read, after=after, limit=min(limit, 1000), rendered=True
+                )
+                return group_objects(groups), next_key
 
             return export.csv_response(
                 request,
@@ -227,7 +236,7 @@ class BreakdownViewSet(TenantScopedViewSet):
                 include=frozenset(q.by.names),
                 keyset=False,
             )
-        groups, next_key = breakdown(**read, after=q.cursor, limit=q.limit)
+        groups, next_key = breakdown(**read, after=q.cursor, limit=q.limit, rendered=True)
         return envelope(
             render_groups(groups),
             next_cursor=encode_cursor(q.by, next_key),

@@ -339,6 +339,17 @@ class RepBucket(Rollup):
     solid = models.PositiveIntegerField()
     needs_work = models.PositiveIntegerField()
     missed_the_mark = models.PositiveIntegerField()
+    # The bucket's scorecards by category key: ``[key, label, scored, score_total, label_at]``
+    # per key found on them, sorted by key (code points): how many carry it, the sum of their
+    # scores, and the label of the newest one carrying it (its ``created_at`` as the fixed-width
+    # UTC text ``label_at``, ``YYYY-MM-DDTHH:MM:SS.ffffffZ``; a tie on it goes to the greater
+    # label). Merging buckets merges these by key, summing and keeping the greater
+    # ``(label_at, label)``: roleplay/rollups.py, analytics/breakdown.py.
+    categories = models.JSONField(default=list)
+    # The same categories as the breakdown's groups show them (``[{"key", "label", "scored",
+    # "avg_score"}, ...]``, compact JSON text): a group that is this one bucket (by=user,week
+    # reads whole weeks) is answered with it as it is, not rendered again on every request.
+    categories_text = models.TextField(default="[]")
 
     class Meta(Rollup.Meta):
         db_table = "analytics_repbucket"
@@ -353,35 +364,3 @@ class RepBucket(Rollup):
 
     def __str__(self) -> str:
         return f"{self.unit} {self.start} {self.user_id}: {self.sessions} sessions"
-
-
-class RepBucketCategory(Rollup):
-    """The scorecards of a RepBucket that carry one category key under one label: how many,
-    the sum of their scores, and the newest one's created_at (which label a group shows)."""
-
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    user = models.ForeignKey(Rep, on_delete=models.CASCADE, related_name="+")
-    unit = models.CharField(max_length=8, choices=BucketUnit.choices)
-    start = models.DateField()
-    key = models.TextField()
-    label = models.TextField()
-    scored = models.PositiveIntegerField()
-    score_total = models.PositiveBigIntegerField()
-    label_at = models.DateTimeField()
-
-    class Meta(Rollup.Meta):
-        db_table = "analytics_repbucketcategory"
-        constraints = [
-            models.UniqueConstraint(
-                fields=["tenant", "unit", "start", "user", "key", "label"],
-                name="repbucketcategory_uniq",
-            ),
-        ]
-        indexes = [
-            models.Index(
-                fields=["tenant", "unit", "user", "start"], name="repbucketcategory_user_idx"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.unit} {self.start} {self.user_id} {self.key}: {self.scored}"

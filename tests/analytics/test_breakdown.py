@@ -8,6 +8,7 @@ import io
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
+import orjson
 import pytest
 from django.core.management import call_command
 from hypothesis import given
@@ -15,7 +16,8 @@ from hypothesis import strategies as st
 
 from analytics.breakdown import By, Period, breakdown
 from analytics.reference import breakdown_reference
-from analytics.shapes import GROUP, breakdown_example, render_groups
+from analytics.selectors import round_half_up
+from analytics.shapes import GROUP, breakdown_example, group_objects, render_groups
 from core import zones
 from core.cursors import dump_opaque
 from core.examples import demo_records
@@ -422,6 +424,98 @@ def test_the_fast_rendering_is_the_shapes(tenant, by):
     plain = [GROUP.from_values(g, include=by) for g in groups]
     assert fast == plain
     assert [list(g) for g in fast] == [list(g) for g in plain]
+
+
+# Labels and keys JSON must escape, and ones that sort apart by code point but not by locale.
+ODD = ['quote " and \\ backslash', "line\nbreak\ttab\u0001", "é accent", "Z upper", "a lower", "😀"]
+
+
+def _odd_tenant(tenant) -> None:
+    """Sessions over five weeks of London, some on partial days of the period below: labels
+    of every kind, a key twice on one scorecard, labels tied on created_at."""
+    tenant.time_zone = "Europe/London"
+    tenant_save(tenant=tenant)
+    reps = [RepFactory(tenant=tenant) for _ in range(3)]
+    scenarios = [ScenarioFactory(tenant=tenant) for _ in range(2)]
+    for i in range(60):
+        at = T0 + timedelta(hours=14 * i + 3)
+        if i % 7 == 3:
+            SessionFactory(
+                tenant=tenant, user=reps[i % 3], scenario=scenarios[i % 2], started_at=at
+            )
+            continue
+        label = ODD[i % len(ODD)]
+        items = [_category(ODD[(i + 1) % len(ODD)], (i * 37) % 101, label)]
+        items += [_category("discovery", (i * 11) % 101, label), _category("Closing", i, "C")]
+        if i % 5 == 0:
+            items.append(_category("discovery", 100 - i, f"{label} again"))
+        ScorecardFactory(
+            session__tenant=tenant,
+            session__user=reps[i % 3],
+            session__scenario=scenarios[i % 2],
+            session__started_at=at,
+            overall_score=(i * 29) % 101,
+            categories=items,
+            created_at=T0 + timedelta(days=i // 6),  # ties between labels
+        )
+
+
+@pytest.mark.parametrize("by", BYS)
+def test_the_databases_rendering_is_pythons_and_the_definitions(tenant, by):
+    """The groups the database renders (PostgreSQL: one statement, a whole week's group read
+    from its rollup row) are, as the answer splices them, what the Python merge gives through
+    the shapes, field order included, and the definition."""
+    _odd_tenant(tenant)
+    tz = zones.zone("Europe/London")
+    start, end = T0 + timedelta(days=2, hours=5), T0 + timedelta(days=31, hours=7)
+    period = Period(start, end, tz, "Europe/London")
+    rendered, last = breakdown(tenant=tenant, by=By(by), period=period, rendered=True)
+    merged, last_merged = breakdown(tenant=tenant, by=By(by), period=period, in_sql=False)
+    assert rendered and last is None and last_merged is None
+    answered = orjson.loads(orjson.dumps(render_groups(rendered)))
+    plain = [GROUP.from_values(g, include=by) for g in merged]
+    assert answered == plain
+    assert [list(g) for g in answered] == [list(g) for g in plain]
+    assert group_objects(rendered) == plain
+    assert any(g["categories"] for g in plain)
+    expected = breakdown_reference(
+        _records(tenant), by=by, tz=tz, started_from=start, started_to=end
+    )
+    assert plain == _wire(expected)
+    # Pages: a cursor after each group gives the rest.
+    for i in range(0, len(merged), 7):
+        after = tuple(merged[i][By(by).field(name)] for name in by)
+        page, _ = breakdown(tenant=tenant, by=By(by), period=period, after=after, limit=3)
+        assert page == merged[i + 1 : i + 4]
+
+
+def test_each_bucket_holds_its_categories_merged_and_rendered(tenant):
+    """RepBucket.categories: by key (code points), the newest label (ties: the greater),
+    label_at in UTC at a fixed width; categories_text: the same as a group shows them."""
+    _odd_tenant(tenant)
+    rows = RepBucket.objects.for_tenant(tenant).values_list("categories", "categories_text")
+    assert any(categories for categories, _ in rows)
+    for categories, text in rows:
+        assert [entry[0] for entry in categories] == sorted(entry[0] for entry in categories)
+        assert all(len(entry[4]) == 27 and entry[4].endswith("Z") for entry in categories)
+        assert orjson.loads(text) == [
+            {"key": key, "label": label, "scored": n, "avg_score": round_half_up(total, n)}
+            for key, label, n, total, _at in categories
+        ]
+    weeks = RepBucket.objects.for_tenant(tenant).filter(unit="week", scored__gt=0)
+    for week in weeks:
+        days = RepBucket.objects.for_tenant(tenant).filter(
+            unit="day", user_id=week.user_id, start__gte=week.start,
+            start__lt=week.start + timedelta(days=7),
+        )  # fmt: skip
+        found: dict = {}
+        for day in days:
+            for key, label, n, total, at in day.categories:
+                entry = found.setdefault(key, [0, 0, "", ""])
+                entry[0], entry[1] = entry[0] + n, entry[1] + total
+                if (at, label) > (entry[2], entry[3]):
+                    entry[2], entry[3] = at, label
+        assert week.categories == [[k, e[3], e[0], e[1], e[2]] for k, e in sorted(found.items())]
 
 
 def test_missing_scope_is_403(client_for, tenant):

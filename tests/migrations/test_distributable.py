@@ -59,7 +59,6 @@ KNOWN = [
     "analytics_scenarioday: primary key (id) lacks tenant_id",
     "analytics_repspan: primary key (id) lacks tenant_id",
     "analytics_repbucket: primary key (id) lacks tenant_id",
-    "analytics_repbucketcategory: primary key (id) lacks tenant_id",
     "webhooks_webhookendpoint: primary key (id) lacks tenant_id",
     "webhooks_webhookevent: primary key (id) lacks tenant_id",
     # Unique constraints: tenant_id added.
@@ -70,8 +69,6 @@ KNOWN = [
     " lacks tenant_id on both sides",
     "analytics_repspan: foreign key (user_id) -> tenants_rep (id) lacks tenant_id on both sides",
     "analytics_repbucket: foreign key (user_id) -> tenants_rep (id) lacks tenant_id on both sides",
-    "analytics_repbucketcategory: foreign key (user_id) -> tenants_rep (id)"
-    " lacks tenant_id on both sides",
     # Tables whose rows belong to a tenant that they do not name: tenant_id added.
     "webhooks_webhookdelivery: no tenant_id column, but foreign key (endpoint_id)"
     " -> webhooks_webhookendpoint (id)",
