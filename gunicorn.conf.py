@@ -34,6 +34,13 @@ limit_request_field_size = 8190
 preload_app = os.environ.get("GUNICORN_PRELOAD", "1") != "0"
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "50000"))
 max_requests_jitter = max_requests // 10
+# gunicorn's control socket (for gunicornc) defaults to one path per user, which every gunicorn
+# that user runs on the machine would share (the cluster's two app servers, the benches): off,
+# unless a path of its own is given.
+if os.environ.get("GUNICORN_CONTROL_SOCKET"):
+    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
+else:
+    control_socket_disable = True
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 
 # Metrics summed across the worker processes (core/observability.py): each writes its counts to
