@@ -19,10 +19,10 @@ JSON array ``[kind, instant, id]``:
 
 Scenarios and users are ordered by name (then id), yet their cursors hold no name: the position
 is the last row's ``(updated_at, id)``, and the next page's single query reads that row's sort
-key in a subquery (:func:`anchored_page`): same index bound, same cost on page 10,000 as on
-page 1. Should that row be changed or deleted before the next page is asked for, its place in
-the order is lost: :class:`StaleCursor`, a 400 that tells the client to start again from the
-first page (a sync by ``updated_since`` is never affected: its position is its own).
+key in a subquery (:class:`RowAfter`, roleplay/selectors.py): same index bound, same cost on
+page 10,000 as on page 1. Should that row be changed or deleted before the next page is asked
+for, its place in the order is lost: :class:`StaleCursor`, a 400 that tells the client to start
+again from the first page (a sync by ``updated_since`` is never affected: its position is its own).
 """
 
 from __future__ import annotations
@@ -213,36 +213,6 @@ class RowAfter(Func):
         return f"{row_sql} > {anchor_sql}", (*row_params, *anchor_params)
 
 
-def anchored_page(
-    rows: QuerySet,
-    *,
-    anchors: QuerySet,
-    kind: str,
-    order: Sequence[str],
-    after: Position | None,
-    limit: int,
-    columns: Mapping[str, Expression],
-) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of ``rows`` (scoped and filtered) in ``order`` (ascending, ending in ``id``),
-    after the row the cursor points at: the row of ``anchors`` (the same model and tenant as
-    ``rows``, without the list's filters) whose ``(updated_at, id)`` is ``after``. Its sort key
-    is read by a subquery of the page's one query, so the cursor carries none of it.
-    ``columns`` must render ``updated_at`` as ``w_updated_at`` and ``id`` as ``w_id``.
-    :class:`StaleCursor` (one more query, only for an empty page) when that row was changed or
-    deleted since the cursor was issued."""
-    anchor = None
-    if after is not None:
-        at, row_id = after
-        # Not narrowed by the list's filters: the cursor's row matched them when it was issued,
-        # and a change that took it out of the list moved its updated_at.
-        anchor = anchors.filter(id=row_id, updated_at=at)
-        rows = rows.filter(RowAfter(order, anchor))
-    found = list(rows.order_by(*order).values(**columns)[: limit + 1])
-    if anchor is not None and not found and not anchor.exists():
-        raise StaleCursor()
-    return opaque_page(found, limit=limit, kind=kind, at="w_updated_at")
-
-
 def keyset_page(
     rows: QuerySet,
     *,
@@ -255,7 +225,7 @@ def keyset_page(
     key ``after`` (its values), and the sort key of its last row when another page follows.
 
     For a reader that keeps its position itself (a CSV export, core/export.py), never in a URL:
-    the key holds the row's names. Unlike :func:`anchored_page`, the position is the key, not a
+    the key holds the row's names. Unlike the lists' cursors, the position is the key, not a
     row to look up, so an edit to the row it came from cannot lose it: the list goes on from
     where that row was."""
     if after is not None:

@@ -11,10 +11,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
+from django.core.handlers.exception import convert_exception_to_response
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_vary_headers
+from django.utils.module_loading import import_string
 
 from .errors import (
     DB_RETRY_AFTER_SECONDS,
@@ -94,3 +97,61 @@ class ApiEnvelopeMiddleware:
 def _looks_like_connection_loss(exception: Exception) -> bool:
     text = str(exception).lower()
     return "connection" in text and ("refused" in text or "closed" in text or "lost" in text)
+
+
+class SiteMiddleware:
+    """The middleware only the site needs (admin's sessions, CSRF, users and messages,
+    django-axes, whitenoise's files: ``settings.SITE_MIDDLEWARE``, in that order), run for the
+    site's paths and skipped for the API's, which authenticate by token and answer JSON. On an
+    API request they cost a fifth of a session detail (bench/RESULTS.md) and do nothing.
+
+    Wired as Django wires ``MIDDLEWARE`` (django/core/handlers/base.py): each wrapped so that an
+    exception becomes a response, and their ``process_view``, ``process_template_response`` and
+    ``process_exception`` hooks called in Django's order, for the site's requests only.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+        handler = convert_exception_to_response(get_response)
+        self._views: list[Callable] = []
+        self._templates: list[Callable] = []
+        self._exceptions: list[Callable] = []
+        for path in reversed(settings.SITE_MIDDLEWARE):
+            middleware = import_string(path)(handler)
+            if hasattr(middleware, "process_view"):
+                self._views.insert(0, middleware.process_view)
+            if hasattr(middleware, "process_template_response"):
+                self._templates.append(middleware.process_template_response)
+            if hasattr(middleware, "process_exception"):
+                self._exceptions.append(middleware.process_exception)
+            handler = convert_exception_to_response(middleware)
+        self._site = handler
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if http_request_is_api(request):
+            return self.get_response(request)
+        return self._site(request)
+
+    def process_view(self, request: HttpRequest, view, args, kwargs) -> HttpResponse | None:
+        if http_request_is_api(request):
+            return None
+        for hook in self._views:
+            response = hook(request, view, args, kwargs)
+            if response is not None:
+                return response
+        return None
+
+    def process_template_response(self, request: HttpRequest, response):
+        if not http_request_is_api(request):
+            for hook in self._templates:
+                response = hook(request, response)
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception):
+        if http_request_is_api(request):
+            return None
+        for hook in self._exceptions:
+            response = hook(request, exception)
+            if response is not None:
+                return response
+        return None

@@ -19,7 +19,6 @@ from core import compiled, cursors
 from core.cursors import (
     Position,
     SessionCursor,
-    anchored_page,
     keyset_page,
     opaque_page,
     session_cursor,
@@ -209,16 +208,56 @@ def scenario_list(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Active first, then archived ('active' < 'archived'); by name, then id, within each. The
     cursor holds no name: ``after`` is the last row's (updated_at, id) (core/cursors.py)."""
-    scenarios = Scenario.objects.for_tenant(tenant)
-    return anchored_page(
-        scenarios,
-        anchors=scenarios,
-        kind=cursors.SCENARIOS,
-        order=SCENARIO_ORDER,
-        after=after,
-        limit=limit,
-        columns=SCENARIO.columns(),
-    )
+    return _anchored("scenarios", tenant=tenant, role=None, after=after, limit=limit)
+
+
+SCENARIO_ORDER = ("status", "name", "id")
+USER_ORDER = ("full_name", "id")
+# The name-ordered lists: their model, order and columns (of a tenant).
+_ANCHORED = {
+    "scenarios": (Scenario, SCENARIO_ORDER, lambda tenant: SCENARIO.columns()),
+    "users": (Rep, USER_ORDER, lambda tenant: user_columns(tenant)),
+}
+_KINDS = {"scenarios": cursors.SCENARIOS, "users": cursors.USERS}
+
+
+def _anchored_page(v: Mapping[str, Any], limit: int, listed: str):
+    """A page of a name-ordered list (``order``: ascending, ending in ``id``) as one query,
+    after the row the cursor points at (``cursor_at``, ``cursor_id``: its ``(updated_at, id)``),
+    whose sort key a subquery reads (core.cursors.RowAfter). That row is looked for among all
+    the tenant's, not narrowed by the list's filters: it matched them when the cursor was
+    issued, and a change that took it out of the list moved its updated_at."""
+    model, order, columns = _ANCHORED[listed]
+    everyone = model.objects.for_tenant(v["tenant"])
+    rows = everyone.filter(role=v["role"]) if "role" in v else everyone
+    if "cursor_id" in v:
+        anchor = everyone.filter(id=v["cursor_id"], updated_at=v["cursor_at"])
+        rows = rows.filter(cursors.RowAfter(order, anchor))
+    return rows.order_by(*order).values(**columns(v["tenant"]))[: limit + 1]
+
+
+def _anchored(
+    listed: str, *, tenant: Tenant, role: str | None, after: Position | None, limit: int
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of a name-ordered list and the opaque cursor of its last row, compiled once per
+    shape (core/compiled.py: the ORM's work was most of the lists' time). StaleCursor (one more
+    query, only for an empty page) when the cursor's row was changed or deleted since."""
+    model = _ANCHORED[listed][0]
+    field = model._meta.get_field
+    cursor_at, cursor_id = after if after is not None else (None, None)
+    given = {
+        "tenant": (field("tenant"), tenant.pk),
+        "role": (field("role") if role is not None else None, role),
+        "cursor_at": (field("updated_at"), cursor_at),
+        "cursor_id": (field("id"), cursor_id),
+    }
+    values = {name: pair for name, pair in given.items() if pair[1] is not None}
+    found = compiled.rows(_anchored_page, values, limit=limit, listed=listed)
+    if after is not None and not found:
+        anchor = model.objects.for_tenant(tenant).filter(id=cursor_id, updated_at=cursor_at)
+        if not anchor.exists():
+            raise cursors.StaleCursor()
+    return opaque_page(found, limit=limit, kind=_KINDS[listed], at="w_updated_at")
 
 
 def user_columns(
@@ -267,17 +306,7 @@ def user_list(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """By full_name, then id. The cursor holds no name: ``after`` is the last row's
     (updated_at, id) (core/cursors.py)."""
-    everyone = Rep.objects.for_tenant(tenant)
-    reps = everyone if role is None else everyone.filter(role=role)
-    return anchored_page(
-        reps,
-        anchors=everyone,
-        kind=cursors.USERS,
-        order=USER_ORDER,
-        after=after,
-        limit=limit,
-        columns=user_columns(tenant),
-    )
+    return _anchored("users", tenant=tenant, role=role, after=after, limit=limit)
 
 
 # -- exports: every row, the position kept by the reader (core/export.py) -----------------------
@@ -285,9 +314,6 @@ def user_list(
 # The name-ordered lists resume here from their last row's sort key itself (core.cursors
 # .keyset_page), not from that row looked up again as their cursors do: a row renamed or deleted
 # while an export runs cannot end it.
-
-SCENARIO_ORDER = ("status", "name", "id")
-USER_ORDER = ("full_name", "id")
 
 
 def scenario_keyset(
