@@ -449,6 +449,16 @@ def _keys_sql(by: By, prefix: str) -> str:
     )
 
 
+def _bounded_keys_sql(by: By, prefix: str) -> str:
+    """The key columns as compared with a bound: the ids as their text, which orders as they
+    do (lower-case hex at fixed places, compared byte by byte), so that no index of theirs is
+    taken for the bound (a prepared statement's plan then walked a rep's every session)."""
+    return ", ".join(
+        f"{prefix}{_alias(name)}" + ('::text COLLATE "C"' if name in IDS else "::date")
+        for name in by.names
+    )
+
+
 def _compiled(rows: QuerySet, db: str) -> tuple[str, list[Any]]:
     sql, params = rows.order_by().query.get_compiler(using=db).as_sql()
     return sql, list(params)
@@ -462,14 +472,12 @@ def _part_sql(
     of each key of each cell (roleplay/rollups.py). Rollup rows are read once, into the
     common table expression ``name`` (its definition is the first SQL returned, empty for the
     sessions), whose scan also keeps the planner from the parallel workers its guess of a
-    hundred categories a row would call for; their categories are read up to the key ``last``
-    (SQL) only. The sessions are read twice, by the same plan whatever the page (a bound on
-    their keys made the planner walk a rep's sessions by index once the statement was
-    prepared: 5 ms). The parameters are those of the definition, or of each of the other
-    two."""
+    hundred categories a row would call for; the sessions are read twice. Categories are read
+    up to the key ``last`` (SQL) only. The parameters are those of the definition, or of each
+    of the other two."""
     names = [_alias(name) for name in cells.by.names]
     keys = _keys_sql(cells.by, "r.")
-    upto = "" if last is None else f" WHERE ({keys}) <= {last}"
+    upto = "" if last is None else f" WHERE ({_bounded_keys_sql(cells.by, 'r.')}) <= {last}"
     rows = cells.rows.filter(where)
     if cells.rolled:
         sql, params = _compiled(rows.values(*names, "user_id", *CELL_FIGURES, "categories"), db)
@@ -497,7 +505,7 @@ def _part_sql(
         # By label first: a label_at made once per label, not once per scorecard.
         f"SELECT {keys}, {key}, {label}, COUNT(*), SUM({score}),"  # noqa: S608
         f" {at_text('postgresql', 'MAX(r.w_created_at)')} FROM ({sql}) AS r ({columns}){items}"
-        f" GROUP BY {keys}, {key}, {label}",
+        f"{upto} GROUP BY {keys}, {key}, {label}",
         params,
     )
 
@@ -540,7 +548,8 @@ def _page_in_sql(by: By, sources: list[Cells], where: Q, limit: int | None) -> l
     last = None
     if limit is not None:
         backwards = ", ".join(f"{n} DESC" for n in names)
-        last = f"(SELECT {keyed} FROM page ORDER BY {backwards} LIMIT 1)"  # noqa: S608
+        bound = _bounded_keys_sql(by, "")
+        last = f"(SELECT {bound} FROM page ORDER BY {backwards} LIMIT 1)"  # noqa: S608
     groups, params = [], []
     merged: list[tuple[str, str, str, list[Any]]] = []
     for cells in sources:
