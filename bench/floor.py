@@ -43,6 +43,7 @@ the column names of the SQL.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -122,6 +123,11 @@ DOMAIN = re.compile(
     r'"(sessions_api_session|sessions_api_scenario|scorecards_scorecard|tenants_rep|analytics_\w+)"'
 )
 AUTH = re.compile(r'"tenants_apitoken"')
+# A setting the API makes for its own transaction (the breakdown turns PostgreSQL's JIT off):
+# the floor makes it too, in a transaction of its own around the endpoint's statements.
+SETTING = re.compile(r"^\s*SET\s+LOCAL\s+\w+\s*=\s*[\w.]+\s*$", re.IGNORECASE)
+# Transaction control: in the query log, never through the execute wrapper.
+CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 
 
 def _json_columns(rows: list[tuple], description) -> list[int]:
@@ -165,16 +171,22 @@ def _capture_once(client, path: str, token: str, tenant_id: uuid.UUID) -> tuple[
     if response.status_code != 200:
         raise RuntimeError(f"the API answered {path} with {response.status_code}: "
                            f"{response.content[:300]!r}")  # fmt: skip
-    if len(logged.captured_queries) != len(seen):
+    logged_sql = [
+        q["sql"] for q in logged.captured_queries if not q["sql"].upper().startswith(CONTROL)
+    ]
+    if len(logged_sql) != len(seen):
         raise RuntimeError(
-            f"{path}: the query log holds {len(logged.captured_queries)} statements, the "
+            f"{path}: the query log holds {len(logged_sql)} statements, the "
             f"execute wrapper saw {len(seen)}"
         )
-    for entry, logged_entry in zip(seen, logged.captured_queries, strict=True):
-        entry["as_logged"] = logged_entry["sql"]
-    statements, skipped = [], []
+    for entry, logged_entry in zip(seen, logged_sql, strict=True):
+        entry["as_logged"] = logged_entry
+    statements, skipped, settings = [], [], []
     for entry in seen:
         sql = entry["sql"]
+        if SETTING.match(sql) and not entry["params"]:
+            settings.append(sql)
+            continue
         if AUTH.search(sql):
             skipped.append({"why": "authentication", "sql": entry["as_logged"]})
             continue
@@ -197,7 +209,7 @@ def _capture_once(client, path: str, token: str, tenant_id: uuid.UUID) -> tuple[
     body = json.loads(response.content)
     data = body["data"]
     answer = {"api_items": len(data) if isinstance(data, list) else 1}
-    return {"statements": statements, "skipped": skipped, **answer}, seen
+    return {"statements": statements, "settings": settings, "skipped": skipped, **answer}, seen
 
 
 def capture(spec: dict[str, Any]) -> dict[str, Any]:
@@ -249,6 +261,7 @@ class Endpoint:
         self.path = path
         self.scope: str = spec["scope"]
         self.page_size: int | None = spec.get("page_size")
+        self.settings: list[str] = spec.get("settings", [])
         self.statements = [
             (
                 s["sql"],
@@ -346,12 +359,15 @@ def app(environ, start_response):
             if not allowed:
                 return _error(start_response, "403 Forbidden", f"Needs {endpoint.scope}.")
             results = []
-            for sql, params, tenant_at, names, json_columns in endpoint.statements:
-                bound = list(params)
-                for i in tenant_at:
-                    bound[i] = tenant_id
-                cursor.execute(sql, bound, prepare=True)
-                results.append(_rows(cursor, names, json_columns))
+            with conn.transaction() if endpoint.settings else contextlib.nullcontext():
+                for setting in endpoint.settings:
+                    cursor.execute(setting)
+                for sql, params, tenant_at, names, json_columns in endpoint.statements:
+                    bound = list(params)
+                    for i in tenant_at:
+                        bound[i] = tenant_id
+                    cursor.execute(sql, bound, prepare=True)
+                    results.append(_rows(cursor, names, json_columns))
     except psycopg.Error as exc:
         if conn.broken:
             _local.conn = None
